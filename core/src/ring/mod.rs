@@ -1,0 +1,77 @@
+//! Fixed-capacity, cache-padded, lock-free ring buffers.
+//!
+//! - [`RingBuffer`]: bounded multi-producer multi-consumer (MPMC), single and batch operations.
+//! - [`StreamingRingBuffer`]: the same ring with a default batch size for `pop_batch()`.
+//! - [`spsc`]: single-producer single-consumer, split into `Producer`/`Consumer`.
+//!
+//! # Algorithm
+//!
+//! [`RingBuffer`] is Dmitry Vyukov's bounded MPMC queue ("Bounded MPMC queue", 1024cores.net,
+//! 2010), with per-slot sequence numbers ("stamps"). A producer *claims* position `p` by
+//! compare-exchanging the tail from `p` to `p + 1` after it has seen slot `p % N` empty for
+//! that lap, then writes the value and *publishes* it by storing the slot's stamp with Release.
+//! A consumer does the mirror image on the head. The stamp, not the claim, tells the other
+//! side that the data is there: a consumer can never read a slot that is claimed but not yet
+//! written (the defect of the "CAS the head, then write the slot" design this replaces).
+//!
+//! Stamps here are `(p & !(N - 1)) * 2 + state` (state 0 = empty, 1 = full), compared by
+//! signed wrapping difference with what a position expects. Doubling the lap base makes
+//! capacity 1 work and makes a freshly created ring all zeros (`.bss`, no flash);
+//! the signed difference keeps Full/Empty exact when the position counters wrap, including
+//! 32-bit `usize` targets.
+//!
+//! Batches (`push_batch`, `pop_batch`, `push_slice`, `pop_slice`) first check that `k`
+//! consecutive slots are ready, then claim all `k` with ONE compare-exchange, then publish
+//! slot by slot. When fewer than `k` are ready they take the ready prefix. No user code (no
+//! iterator, `Drop` or closure) runs between a claim and its publication.
+//!
+//! # Progress guarantee, stated honestly
+//!
+//! Operations never block, never spin-wait on another thread and never allocate: each one
+//! returns `Full`/`Empty` (`Err(value)` / `None` / 0) or succeeds. A retry happens only
+//! when another thread's compare-exchange won, i.e. the system made progress (lock-free).
+//! They are safe to call from an interrupt handler.
+//!
+//! The price of never waiting: a thread that is preempted (or interrupted) **between its claim
+//! and its publication** makes that slot unavailable to the other side until it resumes.
+//! Consumers then see `Empty` at that slot even if later slots are already published, and
+//! producers see `Full` when the ring wraps around to a slot a stalled consumer is still
+//! reading. Nothing is lost or reordered: the values appear once the stalled thread publishes.
+//! So strictly this is not a lock-free *queue* in the linearizable sense (a stalled thread
+//! can make others fail), exactly as for crossbeam's `ArrayQueue` and every Vyukov ring.
+//! `len()` counts claimed positions, published or not, and is a snapshot.
+//!
+//! On a single core (firmware), an interrupt handler that pushes while main is between claim
+//! and publish sees the main loop's slot as busy and gets `Full` or succeeds on the next slot;
+//! it never deadlocks.
+//!
+//! Position counters are `usize`; a thread would have to sleep through `2^(usize::BITS - 1)`
+//! operations of others between reading a position and its compare-exchange for an ABA
+//! confusion. On 32-bit targets that is about 2·10^9 operations.
+//!
+//! # Memory layout
+//!
+//! `head` and `tail` each sit on their own [`CachePadded`](crate::CachePadded) line (128 bytes on
+//! x86_64 and aarch64, 32 on 32-bit ARM, 64 on RISC-V); the slots follow, packed: one `usize`
+//! stamp plus the value each.
+//!
+//! | type | x86_64 / aarch64 | thumbv7 (32-bit ARM) |
+//! | --- | --- | --- |
+//! | `RingBuffer<u32, 64>` | 256 + 64 × 16 = 1280 bytes | 64 + 64 × 8 = 576 bytes |
+//! | `RingBuffer<u64, 1024>` | 256 + 1024 × 16 = 16640 bytes | 64 + 1024 × 16 = 16448 bytes |
+//! | `spsc::Queue<u32, 64>` | 384 + 64 × 4 = 640 bytes | 96 + 64 × 4 = 352 bytes |
+//!
+//! In general `size_of::<RingBuffer<T, N>>() == 2 * align + N * round_up(size_of::<usize>() +
+//! size_of::<T>(), align_of::<T>().max(align_of::<usize>()))`, where `align` is the
+//! cache-padding alignment; the unit tests check the x86_64 row.
+//!
+//! # Zero-sized types
+//!
+//! Work: a ring of `()` counts pushes and pops exactly like any other ring.
+
+mod mpmc;
+pub mod spsc;
+mod streaming;
+
+pub use mpmc::RingBuffer;
+pub use streaming::StreamingRingBuffer;

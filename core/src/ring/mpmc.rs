@@ -1,0 +1,507 @@
+//! [`RingBuffer`]: the bounded MPMC ring (per-slot stamps, after Vyukov).
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+use core::ptr;
+
+use crate::cache_padded::CachePadded;
+use crate::sync::Ordering::{Acquire, Relaxed, Release};
+use crate::sync::{AtomicUsize, UnsafeCell};
+
+/// Slot state in the low bit of a stamp: the slot waits for a push.
+const EMPTY: usize = 0;
+/// Slot state in the low bit of a stamp: the slot holds a published value.
+const FULL: usize = 1;
+
+/// One cell of the ring: a stamp that says which position may use it next, and the value.
+struct Slot<T> {
+    /// `(lap_base(pos) << 1) | state`, see [`RingBuffer::stamp`].
+    stamp: AtomicUsize,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+impl<T> Slot<T> {
+    #[cfg(not(loom))]
+    const fn new() -> Self {
+        Self { stamp: AtomicUsize::new(0), value: UnsafeCell::new(MaybeUninit::uninit()) }
+    }
+
+    #[cfg(loom)]
+    fn new() -> Self {
+        Self { stamp: AtomicUsize::new(0), value: UnsafeCell::new(MaybeUninit::uninit()) }
+    }
+}
+
+/// A bounded multi-producer multi-consumer ring buffer of capacity `N` (a power of two),
+/// in fixed storage, usable in a `static`.
+///
+/// See the [module documentation](crate::ring) for the algorithm, its progress guarantee
+/// and the memory layout.
+///
+/// # Examples
+///
+/// ```
+/// use ringdag_core::ring::RingBuffer;
+///
+/// static RING: RingBuffer<u32, 8> = RingBuffer::new();
+///
+/// RING.push(1).unwrap();
+/// RING.push(2).unwrap();
+/// assert_eq!(RING.pop(), Some(1));
+/// assert_eq!(RING.pop(), Some(2));
+/// assert_eq!(RING.pop(), None);
+/// ```
+///
+/// A capacity that is zero or not a power of two does not compile:
+///
+/// ```compile_fail
+/// let ring = ringdag_core::ring::RingBuffer::<u32, 6>::new();
+/// ```
+///
+/// ```compile_fail
+/// let ring = ringdag_core::ring::RingBuffer::<u32, 0>::new();
+/// ```
+///
+/// A ring of a type that is not `Send` is not `Sync`, so it cannot be shared across threads:
+///
+/// ```compile_fail
+/// fn assert_sync<S: Sync>() {}
+/// assert_sync::<ringdag_core::ring::RingBuffer<std::rc::Rc<u8>, 4>>();
+/// ```
+#[repr(C)]
+pub struct RingBuffer<T, const N: usize> {
+    /// Next position to pop. Written by consumers only (compare-exchange).
+    head: CachePadded<AtomicUsize>,
+    /// Next position to push. Written by producers only (compare-exchange).
+    tail: CachePadded<AtomicUsize>,
+    slots: [Slot<T>; N],
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: a value moves into the ring on one thread and out on another, so sharing the ring
+// sends `T` between threads: `T: Send` is required and sufficient. No `&T` is ever handed out
+// from a shared ring, so `T: Sync` is not needed. Every slot access is made exclusive by the
+// claim protocol (a compare-exchange on `head`/`tail` plus the slot stamp, see `claim`).
+unsafe impl<T: Send, const N: usize> Sync for RingBuffer<T, N> {}
+// SAFETY: moving the ring moves the values it owns; that needs `T: Send`, nothing else.
+unsafe impl<T: Send, const N: usize> Send for RingBuffer<T, N> {}
+
+impl<T, const N: usize> RingBuffer<T, N> {
+    const MASK: usize = N - 1;
+
+    /// Checked at compile time, from `new`: `N` is a power of two (so not zero) and small enough
+    /// that stamp differences (at most `2 * N`) fit in an `isize`.
+    const VALID_CAPACITY: () = assert!(
+        N.is_power_of_two() && N <= (isize::MAX as usize) / 4,
+        "RingBuffer capacity N must be a non-zero power of two"
+    );
+
+    /// Creates an empty ring. `const`, so the ring can live in a `static`; all of its memory
+    /// is zero at start, so such a static lands in `.bss` and costs no flash.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringdag_core::ring::RingBuffer;
+    /// static R: RingBuffer<u64, 1024> = RingBuffer::new();
+    /// assert_eq!(R.capacity(), 1024);
+    /// assert!(R.is_empty());
+    /// ```
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::VALID_CAPACITY;
+        Self {
+            head: CachePadded::new(AtomicUsize::new(0)),
+            tail: CachePadded::new(AtomicUsize::new(0)),
+            slots: [const { Slot::new() }; N],
+            _owns: PhantomData,
+        }
+    }
+
+    /// Creates an empty ring (loom build: loom's atomics are not `const`).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::VALID_CAPACITY;
+        Self {
+            head: CachePadded::new(AtomicUsize::new(0)),
+            tail: CachePadded::new(AtomicUsize::new(0)),
+            slots: core::array::from_fn(|_| Slot::new()),
+            _owns: PhantomData,
+        }
+    }
+
+    /// Creates an empty ring whose first push and pop use position `start` instead of 0.
+    ///
+    /// Behaviour is identical to [`new`](Self::new); this exists so that tests can place the
+    /// position counters just below `usize::MAX` and prove that wrap-around is exact.
+    #[doc(hidden)]
+    pub fn starting_at(start: usize) -> Self {
+        let ring = Self::new();
+        ring.head.store(start, Relaxed);
+        ring.tail.store(start, Relaxed);
+        for (i, slot) in ring.slots.iter().enumerate() {
+            // The first position at or after `start` that maps to slot `i`.
+            let pos = start.wrapping_add(i.wrapping_sub(start) & Self::MASK);
+            slot.stamp.store(Self::stamp(pos, EMPTY), Relaxed);
+        }
+        ring
+    }
+
+    /// The capacity, `N`.
+    #[inline]
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// The stamp a slot carries when it is ready for position `pos` in `state`.
+    ///
+    /// Positions count up forever (wrapping). A slot is used by positions `i, i + N, i + 2N,
+    /// ...`; `pos & !MASK` (the "lap base") tells those apart, and doubling it leaves the low
+    /// bit for the state. Doubling also makes the stamp of "full at lap L" differ from "empty
+    /// at lap L + 1" even when `N == 1`. Stamps are compared by *signed* difference, so the
+    /// comparison stays right across the wrap of `usize` (also on 32-bit targets).
+    #[inline(always)]
+    const fn stamp(pos: usize, state: usize) -> usize {
+        ((pos & !Self::MASK) << 1) | state
+    }
+
+    #[inline(always)]
+    fn slot(&self, pos: usize) -> &Slot<T> {
+        // The mask keeps the index below N; the compiler removes the bounds check.
+        &self.slots[pos & Self::MASK]
+    }
+
+    /// Claims up to `max` consecutive positions at `cursor` whose slots are all in `state`
+    /// (`EMPTY` for producers at `tail`, `FULL` for consumers at `head`), with ONE successful
+    /// compare-exchange. Returns the first position and the count, or `None` if the very
+    /// first slot is not ready (ring full, resp. empty, or that slot is claimed by a thread
+    /// that has not published it yet).
+    ///
+    /// Retries only when another thread moved `cursor` (its CAS won, or our read was stale):
+    /// lock-free, never waits for a stalled thread.
+    #[inline(always)]
+    fn claim(&self, cursor: &AtomicUsize, state: usize, max: usize) -> Option<(usize, usize)> {
+        let max = if max < N { max } else { N };
+        if max == 0 {
+            return None;
+        }
+        let mut pos = cursor.load(Relaxed);
+        loop {
+            let mut n = 0;
+            let mut stale = false;
+            while n < max {
+                let p = pos.wrapping_add(n);
+                // Acquire: pairs with the Release stamp store in `publish` by whoever used
+                // this slot last (a producer's value write, or a consumer's value read,
+                // happens-before our access after the claim).
+                let stamp = self.slot(p).stamp.load(Acquire);
+                let diff = stamp.wrapping_sub(Self::stamp(p, state)) as isize;
+                if diff == 0 {
+                    n += 1;
+                } else {
+                    // diff > 0: the slot was already used at position `p` by someone else,
+                    // so `cursor` has moved past `p` and our `pos` is stale.
+                    // diff < 0: the slot still belongs to the previous lap (full/empty).
+                    stale = diff > 0;
+                    break;
+                }
+            }
+            if n == 0 {
+                if stale {
+                    // The thread that used this slot advanced `cursor` before its Release
+                    // store that we acquired, so this load sees a newer value: progress.
+                    pos = cursor.load(Relaxed);
+                    continue;
+                }
+                return None;
+            }
+            // Relaxed: the claim only needs the total order of RMWs on `cursor`; the data is
+            // ordered by the slot stamps (Acquire above, Release in `publish`).
+            match cursor.compare_exchange_weak(pos, pos.wrapping_add(n), Relaxed, Relaxed) {
+                Ok(_) => return Some((pos, n)),
+                Err(current) => pos = current,
+            }
+        }
+    }
+
+    /// Hands slot `pos` on to the other side: `FULL` after a push, `EMPTY` for the next lap
+    /// after a pop.
+    #[inline(always)]
+    fn publish(&self, pos: usize, state: usize) {
+        let next = if state == FULL { Self::stamp(pos, FULL) } else { Self::stamp(pos.wrapping_add(N), EMPTY) };
+        // Release: pairs with the Acquire stamp load in `claim` of the next user of this slot;
+        // our access to the value happens-before theirs.
+        self.slot(pos).stamp.store(next, Release);
+    }
+
+    /// Writes `value` into the slot of claimed position `pos` and publishes it.
+    ///
+    /// # Safety
+    /// `pos` was claimed for a push by this thread (from `claim(&self.tail, EMPTY, ..)`) and
+    /// not yet published.
+    #[inline(always)]
+    unsafe fn write_and_publish(&self, pos: usize, value: T) {
+        self.slot(pos).value.with_mut(|cell| {
+            // SAFETY: the claim makes this thread the only one touching the slot until the
+            // `publish` below (caller's contract); the slot is empty, so nothing is overwritten.
+            unsafe { (*cell).write(value) };
+        });
+        self.publish(pos, FULL);
+    }
+
+    /// Moves the value out of the slot of claimed position `pos` and publishes the slot empty.
+    ///
+    /// # Safety
+    /// `pos` was claimed for a pop by this thread (from `claim(&self.head, FULL, ..)`) and not
+    /// yet published.
+    #[inline(always)]
+    unsafe fn read_and_publish(&self, pos: usize) -> T {
+        let value = self.slot(pos).value.with(|cell| {
+            // SAFETY: the claim gives this thread exclusive access to a slot whose stamp said
+            // FULL, i.e. a producer wrote a value and published it (Acquire in `claim`).
+            unsafe { (*cell).assume_init_read() }
+        });
+        self.publish(pos, EMPTY);
+        value
+    }
+
+    /// Pushes `value`, or gives it back as `Err(value)` when the ring is full (or when the
+    /// slot at the tail is still being read by a consumer that claimed it and was preempted).
+    ///
+    /// Never blocks and never waits for another thread: safe to call from an interrupt handler.
+    ///
+    /// # Errors
+    ///
+    /// `Err(value)` when no slot is free at the tail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring = ringdag_core::ring::RingBuffer::<&str, 1>::new();
+    /// assert_eq!(ring.push("a"), Ok(()));
+    /// assert_eq!(ring.push("b"), Err("b"));
+    /// ```
+    #[inline]
+    pub fn push(&self, value: T) -> Result<(), T> {
+        match self.claim(&self.tail, EMPTY, 1) {
+            Some((pos, _)) => {
+                // SAFETY: `pos` was just claimed for a push by this thread.
+                unsafe { self.write_and_publish(pos, value) };
+                Ok(())
+            }
+            None => Err(value),
+        }
+    }
+
+    /// Pops the oldest value, or `None` when the ring is empty (or when the value at the head
+    /// is claimed by a producer that has not published it yet).
+    ///
+    /// Never blocks and never waits for another thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring = ringdag_core::ring::RingBuffer::<u8, 4>::new();
+    /// assert_eq!(ring.pop(), None);
+    /// ring.push(9).unwrap();
+    /// assert_eq!(ring.pop(), Some(9));
+    /// ```
+    #[inline]
+    pub fn pop(&self) -> Option<T> {
+        let (pos, _) = self.claim(&self.head, FULL, 1)?;
+        // SAFETY: `pos` was just claimed for a pop by this thread.
+        Some(unsafe { self.read_and_publish(pos) })
+    }
+
+    /// Moves the longest prefix of `items` that fits into the ring, in order, claimed with
+    /// one atomic read-modify-write. What did not fit stays in `items`, in order, at the front.
+    /// Returns how many were moved (0 when the ring is full or `items` is empty).
+    ///
+    /// No user code (no `Drop`, no closure) runs between the claim and the publication of
+    /// the slots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use heapless::Vec;
+    /// let ring = ringdag_core::ring::RingBuffer::<u32, 4>::new();
+    /// let mut items: Vec<u32, 8> = (0..6).collect();
+    /// assert_eq!(ring.push_batch(&mut items), 4);
+    /// assert_eq!(items.as_slice(), &[4, 5]);
+    /// ```
+    pub fn push_batch<const B: usize>(&self, items: &mut heapless::Vec<T, B>) -> usize {
+        let len = items.len();
+        let Some((pos, n)) = self.claim(&self.tail, EMPTY, len) else {
+            return 0;
+        };
+        let src = items.as_mut_ptr();
+        // SAFETY: the first `n` elements are moved out below; forgetting them first means an
+        // unexpected unwind could only leak, never drop twice. (Nothing below can unwind.)
+        unsafe { items.set_len(0) };
+        for i in 0..n {
+            // SAFETY: `i < n <= len`, so `src.add(i)` is an initialised element that we own
+            // now; positions `pos..pos + n` were claimed for a push by this thread.
+            unsafe { self.write_and_publish(pos.wrapping_add(i), src.add(i).read()) };
+        }
+        // SAFETY: elements `n..len` are initialised and still owned by the vector; moving them
+        // to the front (overlapping copy) and setting the length keeps each exactly once.
+        unsafe {
+            ptr::copy(src.add(n), src, len - n);
+            items.set_len(len - n);
+        }
+        n
+    }
+
+    /// Appends up to `out`'s free space of the oldest values, in order, claimed with one
+    /// atomic read-modify-write. Returns how many were appended (0 when the ring is empty or
+    /// `out` is full).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use heapless::Vec;
+    /// let ring = ringdag_core::ring::RingBuffer::<u32, 8>::new();
+    /// for i in 0..5 { ring.push(i).unwrap(); }
+    /// let mut out: Vec<u32, 3> = Vec::new();
+    /// assert_eq!(ring.pop_batch(&mut out), 3);
+    /// assert_eq!(out.as_slice(), &[0, 1, 2]);
+    /// ```
+    pub fn pop_batch<const B: usize>(&self, out: &mut heapless::Vec<T, B>) -> usize {
+        let len = out.len();
+        let Some((pos, n)) = self.claim(&self.head, FULL, B - len) else {
+            return 0;
+        };
+        let dst = out.as_mut_ptr();
+        for i in 0..n {
+            // SAFETY: `len + i < len + n <= B`, inside the vector's buffer and past its
+            // length; positions `pos..pos + n` were claimed for a pop by this thread.
+            unsafe { dst.add(len + i).write(self.read_and_publish(pos.wrapping_add(i))) };
+        }
+        // SAFETY: elements `len..len + n` were initialised just above, and `len + n <= B`.
+        unsafe { out.set_len(len + n) };
+        n
+    }
+
+    /// Copies the longest prefix of `items` that fits into the ring, claimed with one atomic
+    /// read-modify-write. Returns how many were copied.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring = ringdag_core::ring::RingBuffer::<u64, 4>::new();
+    /// assert_eq!(ring.push_slice(&[1, 2, 3, 4, 5]), 4);
+    /// let mut out = [0u64; 8];
+    /// assert_eq!(ring.pop_slice(&mut out), 4);
+    /// assert_eq!(out[..4], [1, 2, 3, 4]);
+    /// ```
+    #[inline]
+    pub fn push_slice(&self, items: &[T]) -> usize
+    where
+        T: Copy,
+    {
+        let Some((pos, n)) = self.claim(&self.tail, EMPTY, items.len()) else {
+            return 0;
+        };
+        for (i, item) in items[..n].iter().enumerate() {
+            // SAFETY: positions `pos..pos + n` were claimed for a push by this thread.
+            unsafe { self.write_and_publish(pos.wrapping_add(i), *item) };
+        }
+        n
+    }
+
+    /// Copies up to `out.len()` of the oldest values into `out`, claimed with one atomic
+    /// read-modify-write. Returns how many were copied.
+    #[inline]
+    pub fn pop_slice(&self, out: &mut [T]) -> usize
+    where
+        T: Copy,
+    {
+        let Some((pos, n)) = self.claim(&self.head, FULL, out.len()) else {
+            return 0;
+        };
+        for (i, item) in out[..n].iter_mut().enumerate() {
+            // SAFETY: positions `pos..pos + n` were claimed for a pop by this thread.
+            *item = unsafe { self.read_and_publish(pos.wrapping_add(i)) };
+        }
+        n
+    }
+
+    /// The number of claimed positions between head and tail, clamped to `0..=N`.
+    ///
+    /// Under concurrency this is a snapshot that may be stale by the time it returns, and it
+    /// counts positions that are claimed but not yet published.
+    pub fn len(&self) -> usize {
+        let head = self.head.load(Relaxed);
+        let tail = self.tail.load(Relaxed);
+        let diff = tail.wrapping_sub(head) as isize;
+        if diff <= 0 {
+            0
+        } else if diff as usize >= N {
+            N
+        } else {
+            diff as usize
+        }
+    }
+
+    /// `len() == 0`; a snapshot, see [`len`](Self::len).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `len() == capacity()`; a snapshot, see [`len`](Self::len).
+    pub fn is_full(&self) -> bool {
+        self.len() == N
+    }
+}
+
+impl<T, const N: usize> Default for RingBuffer<T, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, const N: usize> fmt::Debug for RingBuffer<T, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RingBuffer").field("capacity", &N).field("len", &self.len()).finish()
+    }
+}
+
+impl<T, const N: usize> Drop for RingBuffer<T, N> {
+    fn drop(&mut self) {
+        if !core::mem::needs_drop::<T>() {
+            return;
+        }
+        /// Drops the values in `head..tail`. Kept alive while dropping: if one value's `Drop`
+        /// panics, unwinding drops this guard, which drops the rest. Each value is dropped at
+        /// most once because `head` moves past a value before its `Drop` runs.
+        struct Rest<'a, T, const N: usize>(&'a RingBuffer<T, N>);
+        impl<T, const N: usize> Rest<'_, T, N> {
+            fn drain(&self) {
+                let ring = self.0;
+                let tail = ring.tail.load(Relaxed);
+                loop {
+                    let head = ring.head.load(Relaxed);
+                    if head == tail {
+                        break;
+                    }
+                    ring.head.store(head.wrapping_add(1), Relaxed);
+                    ring.slot(head).value.with_mut(|cell| {
+                        // SAFETY: `&mut self` in `drop` excludes every other access, and every
+                        // position in `head..tail` holds a published value (no claim can be in
+                        // flight without a live `&self`).
+                        unsafe { (*cell).assume_init_drop() };
+                    });
+                }
+            }
+        }
+        impl<T, const N: usize> Drop for Rest<'_, T, N> {
+            fn drop(&mut self) {
+                self.drain();
+            }
+        }
+        Rest(self).drain();
+    }
+}

@@ -1,0 +1,406 @@
+//! Single-producer single-consumer ring: the fastest link between exactly two parties.
+//!
+//! A [`Queue`] lives in fixed storage (a `static` or a local) and is split into one
+//! [`Producer`] and one [`Consumer`]. Each handle keeps its own position and a cached copy of
+//! the other side's, so an operation touches the shared cache line of the other side only when
+//! the cached copy says "full" (resp. "empty"). Values are stored contiguously, so slice
+//! batches are at most two `memcpy`s.
+//!
+//! Progress: wait-free. Every operation finishes in a bounded number of steps, whatever the
+//! other side does.
+//!
+//! # Examples
+//!
+//! ```
+//! use ringdag_core::ring::spsc::Queue;
+//!
+//! let mut queue: Queue<u32, 4> = Queue::new();
+//! let (mut tx, mut rx) = queue.split();
+//! std::thread::scope(|s| {
+//!     s.spawn(move || for i in 0..100 { while tx.push(i).is_err() {} });
+//!     let mut next = 0;
+//!     while next < 100 {
+//!         if let Some(v) = rx.pop() { assert_eq!(v, next); next += 1; }
+//!     }
+//! });
+//! ```
+
+use core::fmt;
+use core::mem::MaybeUninit;
+use core::ptr;
+
+use crate::cache_padded::CachePadded;
+use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use crate::sync::{AtomicBool, AtomicUsize, UnsafeCell};
+
+/// Fixed storage of an SPSC ring of capacity `N` (a non-zero power of two).
+pub struct Queue<T, const N: usize> {
+    /// Consumer position: written by the consumer only.
+    head: CachePadded<AtomicUsize>,
+    /// Producer position: written by the producer only.
+    tail: CachePadded<AtomicUsize>,
+    /// Set once by [`Queue::try_split`].
+    split: AtomicBool,
+    buf: [UnsafeCell<MaybeUninit<T>>; N],
+}
+
+// SAFETY: the producer handle moves values in, the consumer handle moves them out, possibly on
+// different threads: `T: Send` suffices. A slot is accessed by one side at a time (positions).
+unsafe impl<T: Send, const N: usize> Sync for Queue<T, N> {}
+// SAFETY: moving the queue moves the values it owns.
+unsafe impl<T: Send, const N: usize> Send for Queue<T, N> {}
+
+impl<T, const N: usize> Queue<T, N> {
+    const MASK: usize = N - 1;
+    const VALID_CAPACITY: () =
+        assert!(N.is_power_of_two(), "spsc::Queue capacity N must be a non-zero power of two");
+
+    /// Creates an empty queue; `const`, usable in a `static` (all-zero, so it lands in `.bss`).
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::VALID_CAPACITY;
+        Self {
+            head: CachePadded::new(AtomicUsize::new(0)),
+            tail: CachePadded::new(AtomicUsize::new(0)),
+            split: AtomicBool::new(false),
+            buf: [const { UnsafeCell::new(MaybeUninit::uninit()) }; N],
+        }
+    }
+
+    /// Creates an empty queue (loom build).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::VALID_CAPACITY;
+        Self {
+            head: CachePadded::new(AtomicUsize::new(0)),
+            tail: CachePadded::new(AtomicUsize::new(0)),
+            split: AtomicBool::new(false),
+            buf: core::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
+        }
+    }
+
+    /// The capacity, `N`.
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// Splits the queue into its two handles. The `&mut` borrow guarantees there is only one
+    /// of each; the queue can be split again once both are dropped.
+    pub fn split(&mut self) -> (Producer<'_, T, N>, Consumer<'_, T, N>) {
+        // SAFETY: `&mut self` excludes any other pair of handles.
+        unsafe { self.handles() }
+    }
+
+    /// Splits a shared queue (e.g. a `static`) into its two handles, once: later calls return
+    /// `None`. For firmware: `static Q: Queue<u8, 64> = Queue::new();` then `Q.try_split()`
+    /// at start-up, one handle to an interrupt handler, one to the main loop.
+    pub fn try_split(&self) -> Option<(Producer<'_, T, N>, Consumer<'_, T, N>)> {
+        // AcqRel: only the first swap sees `false`; it is the only caller that gets handles.
+        if self.split.swap(true, AcqRel) {
+            return None;
+        }
+        // SAFETY: the flag above is set exactly once, so no other handles exist.
+        Some(unsafe { self.handles() })
+    }
+
+    /// # Safety
+    /// No other `Producer` or `Consumer` of this queue may exist.
+    unsafe fn handles(&self) -> (Producer<'_, T, N>, Consumer<'_, T, N>) {
+        let head = self.head.load(Acquire);
+        let tail = self.tail.load(Acquire);
+        (
+            Producer { queue: self, tail, cached_head: head },
+            Consumer { queue: self, head, cached_tail: tail },
+        )
+    }
+
+    /// Pointer to the value slot of position `pos`.
+    #[inline(always)]
+    fn slot(&self, pos: usize) -> *mut T {
+        self.buf[pos & Self::MASK].with_mut(|p| p.cast::<T>())
+    }
+
+    /// Number of values, as seen now (a snapshot under concurrency).
+    pub fn len(&self) -> usize {
+        let head = self.head.load(Relaxed);
+        self.tail.load(Relaxed).wrapping_sub(head).min(N)
+    }
+
+    /// `len() == 0`.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T, const N: usize> Default for Queue<T, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, const N: usize> fmt::Debug for Queue<T, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("spsc::Queue").field("capacity", &N).field("len", &self.len()).finish()
+    }
+}
+
+impl<T, const N: usize> Drop for Queue<T, N> {
+    fn drop(&mut self) {
+        let tail = self.tail.load(Relaxed);
+        let mut head = self.head.load(Relaxed);
+        while head != tail {
+            let slot = self.slot(head);
+            head = head.wrapping_add(1);
+            self.head.store(head, Relaxed);
+            // SAFETY: `&mut self` excludes the handles; positions `head..tail` hold values, and
+            // `head` moved past this one first, so a panicking Drop cannot cause a second drop.
+            unsafe { ptr::drop_in_place(slot) };
+        }
+    }
+}
+
+/// The pushing half of a [`Queue`].
+pub struct Producer<'a, T, const N: usize> {
+    queue: &'a Queue<T, N>,
+    tail: usize,
+    cached_head: usize,
+}
+
+/// The popping half of a [`Queue`].
+pub struct Consumer<'a, T, const N: usize> {
+    queue: &'a Queue<T, N>,
+    head: usize,
+    cached_tail: usize,
+}
+
+impl<T, const N: usize> fmt::Debug for Producer<'_, T, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("spsc::Producer").field("tail", &self.tail).finish()
+    }
+}
+
+impl<T, const N: usize> fmt::Debug for Consumer<'_, T, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("spsc::Consumer").field("head", &self.head).finish()
+    }
+}
+
+impl<T, const N: usize> Producer<'_, T, N> {
+    /// Free slots, refreshing the cached consumer position only if fewer than `want` are known
+    /// to be free.
+    #[inline(always)]
+    fn free(&mut self, want: usize) -> usize {
+        let mut free = N - self.tail.wrapping_sub(self.cached_head);
+        if free < want {
+            // Acquire: pairs with the Release store of `head` in the consumer; its reads of the
+            // slots it freed happen-before our writes into them.
+            self.cached_head = self.queue.head.load(Acquire);
+            free = N - self.tail.wrapping_sub(self.cached_head);
+        }
+        free
+    }
+
+    #[inline(always)]
+    fn commit(&mut self, n: usize) {
+        self.tail = self.tail.wrapping_add(n);
+        // Release: pairs with the Acquire load of `tail` in the consumer (`available`); our
+        // slot writes happen-before its reads.
+        self.queue.tail.store(self.tail, Release);
+    }
+
+    /// Pushes `value`, or gives it back when the queue is full.
+    ///
+    /// # Errors
+    /// `Err(value)` when the queue is full.
+    #[inline]
+    pub fn push(&mut self, value: T) -> Result<(), T> {
+        if self.free(1) == 0 {
+            return Err(value);
+        }
+        // SAFETY: the slot at `tail` is free (checked above) and only this producer writes it.
+        unsafe { self.queue.slot(self.tail).write(value) };
+        self.commit(1);
+        Ok(())
+    }
+
+    /// Copies the longest prefix of `items` that fits; returns how many (at most two `memcpy`s).
+    #[inline]
+    pub fn push_slice(&mut self, items: &[T]) -> usize
+    where
+        T: Copy,
+    {
+        let n = self.free(items.len()).min(items.len());
+        let start = self.tail & Queue::<T, N>::MASK;
+        let first = n.min(N - start);
+        // SAFETY: positions `tail..tail + n` are free and only this producer writes them; the
+        // first run ends at the end of the buffer, the second starts at index 0; `T: Copy`.
+        unsafe {
+            ptr::copy_nonoverlapping(items.as_ptr(), self.queue.slot(self.tail), first);
+            ptr::copy_nonoverlapping(items.as_ptr().add(first), self.queue.slot(0), n - first);
+        }
+        self.commit(n);
+        n
+    }
+
+    /// Pushes values from `iter` while there is room; returns how many. The iterator runs with
+    /// no claim held (SPSC needs none), so it may do anything.
+    pub fn push_iter<I: IntoIterator<Item = T>>(&mut self, iter: I) -> usize {
+        let free = self.free(N);
+        let mut n = 0;
+        for value in iter.into_iter().take(free) {
+            // SAFETY: fewer than `free` values were pushed since `free` was computed, so the
+            // slot at `tail` is free, and only this producer writes it.
+            unsafe { self.queue.slot(self.tail).write(value) };
+            // Publish each value as it is written: a panicking iterator leaves no gap.
+            self.commit(1);
+            n += 1;
+        }
+        n
+    }
+
+    /// Free slots right now.
+    pub fn slots(&mut self) -> usize {
+        self.free(N)
+    }
+}
+
+impl<'a, T, const N: usize> Consumer<'a, T, N> {
+    /// Values available, refreshing the cached producer position only if fewer than `want`
+    /// are known.
+    #[inline(always)]
+    fn available(&mut self, want: usize) -> usize {
+        let mut avail = self.cached_tail.wrapping_sub(self.head);
+        if avail < want {
+            // Acquire: pairs with the Release store of `tail` in `Producer::commit`.
+            self.cached_tail = self.queue.tail.load(Acquire);
+            avail = self.cached_tail.wrapping_sub(self.head);
+        }
+        avail
+    }
+
+    #[inline(always)]
+    fn release(&mut self, n: usize) {
+        self.head = self.head.wrapping_add(n);
+        // Release: pairs with the Acquire load of `head` in `Producer::free`.
+        self.queue.head.store(self.head, Release);
+    }
+
+    /// Pops the oldest value, or `None` when the queue is empty.
+    #[inline]
+    pub fn pop(&mut self) -> Option<T> {
+        if self.available(1) == 0 {
+            return None;
+        }
+        // SAFETY: the slot at `head` was written and published (Acquire in `available`).
+        let value = unsafe { self.queue.slot(self.head).read() };
+        self.release(1);
+        Some(value)
+    }
+
+    /// A reference to the oldest value without removing it.
+    pub fn peek(&mut self) -> Option<&T> {
+        if self.available(1) == 0 {
+            return None;
+        }
+        // SAFETY: published value; it stays until this consumer (borrowed here) releases it.
+        Some(unsafe { &*self.queue.slot(self.head) })
+    }
+
+    /// Copies up to `out.len()` of the oldest values; returns how many (at most two `memcpy`s).
+    #[inline]
+    pub fn pop_slice(&mut self, out: &mut [T]) -> usize
+    where
+        T: Copy,
+    {
+        let n = self.available(out.len()).min(out.len());
+        let start = self.head & Queue::<T, N>::MASK;
+        let first = n.min(N - start);
+        // SAFETY: positions `head..head + n` are published; the runs are as in `push_slice`.
+        unsafe {
+            ptr::copy_nonoverlapping(self.queue.slot(self.head), out.as_mut_ptr(), first);
+            ptr::copy_nonoverlapping(self.queue.slot(0), out.as_mut_ptr().add(first), n - first);
+        }
+        self.release(n);
+        n
+    }
+
+    /// A chunk of up to `max` readable values, seen as (at most) two slices, consumed by
+    /// [`ReadChunk::commit`].
+    pub fn read_chunk(&mut self, max: usize) -> ReadChunk<'_, 'a, T, N> {
+        let n = self.available(max).min(max);
+        ReadChunk { consumer: self, len: n }
+    }
+
+    /// Values available right now.
+    pub fn len(&mut self) -> usize {
+        self.available(N)
+    }
+
+    /// No value available right now.
+    pub fn is_empty(&mut self) -> bool {
+        self.available(1) == 0
+    }
+}
+
+/// Readable values of a [`Consumer`], borrowed in place. Dropping the chunk without
+/// committing leaves the values in the queue.
+pub struct ReadChunk<'c, 'a, T, const N: usize> {
+    consumer: &'c mut Consumer<'a, T, N>,
+    len: usize,
+}
+
+impl<T, const N: usize> fmt::Debug for ReadChunk<'_, '_, T, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("spsc::ReadChunk").field("len", &self.len).finish()
+    }
+}
+
+impl<T, const N: usize> ReadChunk<'_, '_, T, N> {
+    /// Number of values in the chunk.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The chunk holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The values, oldest first, as two slices (the second is empty unless the chunk wraps).
+    pub fn as_slices(&self) -> (&[T], &[T]) {
+        let head = self.consumer.head;
+        let start = head & Queue::<T, N>::MASK;
+        let first = self.len.min(N - start);
+        let q = self.consumer.queue;
+        // SAFETY: positions `head..head + len` are published and stay until `commit`; the two
+        // runs are contiguous in `buf` (which is an array of `MaybeUninit<T>` in `UnsafeCell`s,
+        // `repr(transparent)`, so it has `T`'s layout).
+        unsafe {
+            (
+                core::slice::from_raw_parts(q.slot(head), first),
+                core::slice::from_raw_parts(q.slot(0), self.len - first),
+            )
+        }
+    }
+
+    /// Removes the first `n` values of the chunk (dropping them); `n` is clamped to `len()`.
+    pub fn commit(self, n: usize) {
+        let n = n.min(self.len);
+        for _ in 0..n {
+            let slot = self.consumer.queue.slot(self.consumer.head);
+            // SAFETY: the value at `head` is published; reading moves it out, and releasing
+            // the slot right after means it is dropped (below) exactly once, even if it panics.
+            let value = unsafe { slot.read() };
+            self.consumer.release(1);
+            drop(value);
+        }
+    }
+
+    /// Removes every value of the chunk.
+    pub fn commit_all(self) {
+        let n = self.len;
+        self.commit(n);
+    }
+}
