@@ -1,6 +1,9 @@
 //! `ringdag-core`: the `no_std`, allocation-free core of ringdag.
 //!
 //! - [`ring`]: fixed-capacity, cache-padded, lock-free ring buffers (MPMC, batch, SPSC).
+//! - [`dag`]: DAG definition, validation (also at compile time), CSR adjacency, DOT export.
+//! - [`sched`]: the scheduler ([`sched::TaskManager`] over static storage, [`sched::Engine`]
+//!   over any storage).
 //! - [`CachePadded`]: per-architecture cache-line padding.
 //!
 //! Everything here lives in fixed storage chosen by const generics and can be placed in a
@@ -21,7 +24,9 @@
 compile_error!("`--cfg loom` replaces the atomics; build loom models without `portable-atomic`.");
 
 mod cache_padded;
+pub mod dag;
 pub mod ring;
+pub mod sched;
 mod sync;
 
 pub use cache_padded::CachePadded;

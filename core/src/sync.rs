@@ -8,13 +8,13 @@
 //! Nothing else in the crate names `core::sync::atomic` or `core::cell::UnsafeCell`.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize};
 
 #[cfg(all(not(loom), feature = "portable-atomic"))]
-pub(crate) use portable_atomic::{AtomicBool, AtomicUsize};
+pub(crate) use portable_atomic::{AtomicBool, AtomicU32, AtomicUsize};
 
 #[cfg(all(not(loom), not(feature = "portable-atomic")))]
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicUsize};
+pub(crate) use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize};
 
 pub(crate) use core::sync::atomic::Ordering;
 

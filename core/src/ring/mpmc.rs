@@ -24,12 +24,62 @@ struct Slot<T> {
 impl<T> Slot<T> {
     #[cfg(not(loom))]
     const fn new() -> Self {
-        Self { stamp: AtomicUsize::new(0), value: UnsafeCell::new(MaybeUninit::uninit()) }
+        Self {
+            stamp: AtomicUsize::new(0),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
     }
 
     #[cfg(loom)]
     fn new() -> Self {
-        Self { stamp: AtomicUsize::new(0), value: UnsafeCell::new(MaybeUninit::uninit()) }
+        Self {
+            stamp: AtomicUsize::new(0),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    /// The slot's stamp, loaded with Acquire.
+    #[inline(always)]
+    fn load_stamp(&self) -> usize {
+        // Acquire: pairs with the Release store in `Slot::publish` by whoever used this slot
+        // last (a producer's value write, or a consumer's value read, happens-before our
+        // access to the value after we claim the slot).
+        self.stamp.load(Acquire)
+    }
+
+    /// Hands the slot on to the other side by storing `stamp` (see
+    /// [`RingBuffer::publish_stamp`]).
+    #[inline(always)]
+    fn publish(&self, stamp: usize) {
+        // Release: pairs with the Acquire load in `Slot::load_stamp` (from `claim`) of the next
+        // user of this slot; our access to the value happens-before theirs.
+        self.stamp.store(stamp, Release);
+    }
+
+    /// Writes `value` into the slot (not published yet).
+    ///
+    /// # Safety
+    /// The slot belongs to a position this thread claimed for a push and has not published.
+    #[inline(always)]
+    unsafe fn write(&self, value: T) {
+        self.value.with_mut(|cell| {
+            // SAFETY: the claim makes this thread the only one touching the slot until it
+            // publishes it (caller's contract); the slot is empty, so nothing is overwritten.
+            unsafe { (*cell).write(value) };
+        });
+    }
+
+    /// Moves the value out of the slot (the slot is not published empty yet).
+    ///
+    /// # Safety
+    /// The slot belongs to a position this thread claimed for a pop and has not published.
+    #[inline(always)]
+    unsafe fn read(&self) -> T {
+        self.value.with(|cell| {
+            // SAFETY: the claim gives this thread exclusive access to a slot whose stamp said
+            // FULL, i.e. a producer wrote a value and published it (Acquire in `claim`).
+            unsafe { (*cell).assume_init_read() }
+        })
     }
 }
 
@@ -168,6 +218,18 @@ impl<T, const N: usize> RingBuffer<T, N> {
         ((pos & !Self::MASK) << 1) | state
     }
 
+    /// The stamp that hands the slot of position `pos` on after an operation that leaves it
+    /// in `state`: `FULL` at `pos`'s lap after a push, `EMPTY` at the next lap after a pop.
+    /// The same for every position of one lap.
+    #[inline(always)]
+    const fn publish_stamp(pos: usize, state: usize) -> usize {
+        if state == FULL {
+            Self::stamp(pos, FULL)
+        } else {
+            Self::stamp(pos.wrapping_add(N), EMPTY)
+        }
+    }
+
     #[inline(always)]
     fn slot(&self, pos: usize) -> &Slot<T> {
         // The mask keeps the index below N; the compiler removes the bounds check.
@@ -190,36 +252,29 @@ impl<T, const N: usize> RingBuffer<T, N> {
         }
         let mut pos = cursor.load(Relaxed);
         loop {
-            let mut n = 0;
-            let mut stale = false;
-            while n < max {
-                let p = pos.wrapping_add(n);
-                // Acquire: pairs with the Release stamp store in `publish` by whoever used
-                // this slot last (a producer's value write, or a consumer's value read,
-                // happens-before our access after the claim).
-                let stamp = self.slot(p).stamp.load(Acquire);
-                let diff = stamp.wrapping_sub(Self::stamp(p, state)) as isize;
-                if diff == 0 {
-                    n += 1;
-                } else {
-                    // diff > 0: the slot was already used at position `p` by someone else,
-                    // so `cursor` has moved past `p` and our `pos` is stale.
-                    // diff < 0: the slot still belongs to the previous lap (full/empty).
-                    stale = diff > 0;
-                    break;
-                }
-            }
-            if n == 0 {
-                if stale {
-                    // The thread that used this slot advanced `cursor` before its Release
-                    // store that we acquired, so this load sees a newer value: progress.
+            let stamp = self.slot(pos).load_stamp();
+            let diff = stamp.wrapping_sub(Self::stamp(pos, state)) as isize;
+            if diff != 0 {
+                if diff > 0 {
+                    // The slot was already used at position `pos` by someone else, so `cursor`
+                    // has moved past `pos` and our `pos` is stale. That thread advanced
+                    // `cursor` before its Release store that we acquired, so this load sees a
+                    // newer value: progress.
                     pos = cursor.load(Relaxed);
                     continue;
                 }
+                // diff < 0: the slot still belongs to the previous lap (full, resp. empty).
                 return None;
             }
+            // `max == 1` (push, pop) is a constant after inlining: no scan at all.
+            let n = if max == 1 {
+                1
+            } else {
+                1 + self.ready_after(pos, state, max - 1)
+            };
             // Relaxed: the claim only needs the total order of RMWs on `cursor`; the data is
-            // ordered by the slot stamps (Acquire above, Release in `publish`).
+            // ordered by the slot stamps (Acquire in `Slot::load_stamp`, Release in
+            // `Slot::publish`).
             match cursor.compare_exchange_weak(pos, pos.wrapping_add(n), Relaxed, Relaxed) {
                 Ok(_) => return Some((pos, n)),
                 Err(current) => pos = current,
@@ -227,14 +282,78 @@ impl<T, const N: usize> RingBuffer<T, N> {
         }
     }
 
-    /// Hands slot `pos` on to the other side: `FULL` after a push, `EMPTY` for the next lap
-    /// after a pop.
+    /// How many of the `max` positions after `pos` (`pos + 1 ..= pos + max`, with
+    /// `max < N`) have their slot ready for `state`, counted from `pos + 1` up to the first
+    /// one that is not.
+    ///
+    /// The positions map to at most two contiguous runs of `slots`; within a run every
+    /// position has the same lap, so every ready slot carries the same stamp.
     #[inline(always)]
-    fn publish(&self, pos: usize, state: usize) {
-        let next = if state == FULL { Self::stamp(pos, FULL) } else { Self::stamp(pos.wrapping_add(N), EMPTY) };
-        // Release: pairs with the Acquire stamp load in `claim` of the next user of this slot;
-        // our access to the value happens-before theirs.
-        self.slot(pos).stamp.store(next, Release);
+    fn ready_after(&self, pos: usize, state: usize, max: usize) -> usize {
+        let next = pos.wrapping_add(1);
+        let start = next & Self::MASK;
+        let first = max.min(N - start);
+        let n = Self::count_ready(&self.slots[start..start + first], Self::stamp(next, state));
+        if n < first || first == max {
+            return n;
+        }
+        // The run wraps to slot 0, whose positions are one lap further.
+        let wrapped = Self::stamp(next.wrapping_add(first), state);
+        n + Self::count_ready(&self.slots[..max - first], wrapped)
+    }
+
+    /// How many slots at the start of `slots` carry `expected`. Checks four stamps per branch;
+    /// each stamp is loaded once, with Acquire.
+    #[inline(always)]
+    fn count_ready(slots: &[Slot<T>], expected: usize) -> usize {
+        let mut n = 0;
+        let mut blocks = slots.chunks_exact(4);
+        for block in &mut blocks {
+            let stamps = [
+                block[0].load_stamp(),
+                block[1].load_stamp(),
+                block[2].load_stamp(),
+                block[3].load_stamp(),
+            ];
+            let miss = (stamps[0] ^ expected)
+                | (stamps[1] ^ expected)
+                | (stamps[2] ^ expected)
+                | (stamps[3] ^ expected);
+            if miss != 0 {
+                return n + stamps
+                    .iter()
+                    .take_while(|&&stamp| stamp == expected)
+                    .count();
+            }
+            n += 4;
+        }
+        for slot in blocks.remainder() {
+            if slot.load_stamp() != expected {
+                break;
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// The slots of the claimed positions `pos..pos + n` (`n <= N`), in order, as (at most)
+    /// two contiguous runs of `slots` (the second is empty unless the run wraps to slot 0),
+    /// each with the stamp that publishes its slots after an operation leaving them in
+    /// `state` (see [`publish_stamp`](Self::publish_stamp)).
+    #[inline(always)]
+    fn claimed_runs(&self, pos: usize, n: usize, state: usize) -> [(&[Slot<T>], usize); 2] {
+        let start = pos & Self::MASK;
+        let first = n.min(N - start);
+        [
+            (
+                &self.slots[start..start + first],
+                Self::publish_stamp(pos, state),
+            ),
+            (
+                &self.slots[..n - first],
+                Self::publish_stamp(pos.wrapping_add(first), state),
+            ),
+        ]
     }
 
     /// Writes `value` into the slot of claimed position `pos` and publishes it.
@@ -244,12 +363,10 @@ impl<T, const N: usize> RingBuffer<T, N> {
     /// not yet published.
     #[inline(always)]
     unsafe fn write_and_publish(&self, pos: usize, value: T) {
-        self.slot(pos).value.with_mut(|cell| {
-            // SAFETY: the claim makes this thread the only one touching the slot until the
-            // `publish` below (caller's contract); the slot is empty, so nothing is overwritten.
-            unsafe { (*cell).write(value) };
-        });
-        self.publish(pos, FULL);
+        let slot = self.slot(pos);
+        // SAFETY: `pos` was claimed for a push by this thread and is not published (caller).
+        unsafe { slot.write(value) };
+        slot.publish(Self::publish_stamp(pos, FULL));
     }
 
     /// Moves the value out of the slot of claimed position `pos` and publishes the slot empty.
@@ -259,12 +376,10 @@ impl<T, const N: usize> RingBuffer<T, N> {
     /// yet published.
     #[inline(always)]
     unsafe fn read_and_publish(&self, pos: usize) -> T {
-        let value = self.slot(pos).value.with(|cell| {
-            // SAFETY: the claim gives this thread exclusive access to a slot whose stamp said
-            // FULL, i.e. a producer wrote a value and published it (Acquire in `claim`).
-            unsafe { (*cell).assume_init_read() }
-        });
-        self.publish(pos, EMPTY);
+        let slot = self.slot(pos);
+        // SAFETY: `pos` was claimed for a pop by this thread and is not published (caller).
+        let value = unsafe { slot.read() };
+        slot.publish(Self::publish_stamp(pos, EMPTY));
         value
     }
 
@@ -341,10 +456,17 @@ impl<T, const N: usize> RingBuffer<T, N> {
         // SAFETY: the first `n` elements are moved out below; forgetting them first means an
         // unexpected unwind could only leak, never drop twice. (Nothing below can unwind.)
         unsafe { items.set_len(0) };
-        for i in 0..n {
-            // SAFETY: `i < n <= len`, so `src.add(i)` is an initialised element that we own
-            // now; positions `pos..pos + n` were claimed for a push by this thread.
-            unsafe { self.write_and_publish(pos.wrapping_add(i), src.add(i).read()) };
+        let mut i = 0;
+        for (run, stamp) in self.claimed_runs(pos, n, FULL) {
+            for slot in run {
+                debug_assert!(i < n);
+                // SAFETY: `i < n <= len` (the runs hold `n` slots), so `src.add(i)` is an
+                // initialised element that we own now; the slot belongs to one of the
+                // positions `pos..pos + n` claimed for a push by this thread, unpublished.
+                unsafe { slot.write(src.add(i).read()) };
+                slot.publish(stamp);
+                i += 1;
+            }
         }
         // SAFETY: elements `n..len` are initialised and still owned by the vector; moving them
         // to the front (overlapping copy) and setting the length keeps each exactly once.
@@ -375,10 +497,17 @@ impl<T, const N: usize> RingBuffer<T, N> {
             return 0;
         };
         let dst = out.as_mut_ptr();
-        for i in 0..n {
-            // SAFETY: `len + i < len + n <= B`, inside the vector's buffer and past its
-            // length; positions `pos..pos + n` were claimed for a pop by this thread.
-            unsafe { dst.add(len + i).write(self.read_and_publish(pos.wrapping_add(i))) };
+        let mut i = len;
+        for (run, stamp) in self.claimed_runs(pos, n, EMPTY) {
+            for slot in run {
+                debug_assert!(i < len + n);
+                // SAFETY: `i < len + n <= B` (the runs hold `n` slots), inside the vector's
+                // buffer and past its length; the slot belongs to one of the positions
+                // `pos..pos + n` claimed for a pop by this thread, unpublished.
+                unsafe { dst.add(i).write(slot.read()) };
+                slot.publish(stamp);
+                i += 1;
+            }
         }
         // SAFETY: elements `len..len + n` were initialised just above, and `len + n <= B`.
         unsafe { out.set_len(len + n) };
@@ -405,9 +534,18 @@ impl<T, const N: usize> RingBuffer<T, N> {
         let Some((pos, n)) = self.claim(&self.tail, EMPTY, items.len()) else {
             return 0;
         };
-        for (i, item) in items[..n].iter().enumerate() {
-            // SAFETY: positions `pos..pos + n` were claimed for a push by this thread.
-            unsafe { self.write_and_publish(pos.wrapping_add(i), *item) };
+        let [(run0, stamp0), (run1, stamp1)] = self.claimed_runs(pos, n, FULL);
+        let (items0, items1) = items[..n].split_at(run0.len());
+        for (slot, item) in run0.iter().zip(items0) {
+            // SAFETY: the slot belongs to one of the positions `pos..pos + n` claimed for a
+            // push by this thread, unpublished.
+            unsafe { slot.write(*item) };
+            slot.publish(stamp0);
+        }
+        for (slot, item) in run1.iter().zip(items1) {
+            // SAFETY: as above (the part of the claimed run that wrapped to slot 0).
+            unsafe { slot.write(*item) };
+            slot.publish(stamp1);
         }
         n
     }
@@ -422,9 +560,18 @@ impl<T, const N: usize> RingBuffer<T, N> {
         let Some((pos, n)) = self.claim(&self.head, FULL, out.len()) else {
             return 0;
         };
-        for (i, item) in out[..n].iter_mut().enumerate() {
-            // SAFETY: positions `pos..pos + n` were claimed for a pop by this thread.
-            *item = unsafe { self.read_and_publish(pos.wrapping_add(i)) };
+        let [(run0, stamp0), (run1, stamp1)] = self.claimed_runs(pos, n, EMPTY);
+        let (out0, out1) = out[..n].split_at_mut(run0.len());
+        for (slot, item) in run0.iter().zip(out0) {
+            // SAFETY: the slot belongs to one of the positions `pos..pos + n` claimed for a
+            // pop by this thread, unpublished.
+            *item = unsafe { slot.read() };
+            slot.publish(stamp0);
+        }
+        for (slot, item) in run1.iter().zip(out1) {
+            // SAFETY: as above (the part of the claimed run that wrapped to slot 0).
+            *item = unsafe { slot.read() };
+            slot.publish(stamp1);
         }
         n
     }
@@ -465,7 +612,10 @@ impl<T, const N: usize> Default for RingBuffer<T, N> {
 
 impl<T, const N: usize> fmt::Debug for RingBuffer<T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RingBuffer").field("capacity", &N).field("len", &self.len()).finish()
+        f.debug_struct("RingBuffer")
+            .field("capacity", &N)
+            .field("len", &self.len())
+            .finish()
     }
 }
 

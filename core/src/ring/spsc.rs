@@ -52,8 +52,10 @@ unsafe impl<T: Send, const N: usize> Send for Queue<T, N> {}
 
 impl<T, const N: usize> Queue<T, N> {
     const MASK: usize = N - 1;
-    const VALID_CAPACITY: () =
-        assert!(N.is_power_of_two(), "spsc::Queue capacity N must be a non-zero power of two");
+    const VALID_CAPACITY: () = assert!(
+        N.is_power_of_two(),
+        "spsc::Queue capacity N must be a non-zero power of two"
+    );
 
     /// Creates an empty queue; `const`, usable in a `static` (all-zero, so it lands in `.bss`).
     #[cfg(not(loom))]
@@ -111,8 +113,16 @@ impl<T, const N: usize> Queue<T, N> {
         let head = self.head.load(Acquire);
         let tail = self.tail.load(Acquire);
         (
-            Producer { queue: self, tail, cached_head: head },
-            Consumer { queue: self, head, cached_tail: tail },
+            Producer {
+                queue: self,
+                tail,
+                cached_head: head,
+            },
+            Consumer {
+                queue: self,
+                head,
+                cached_tail: tail,
+            },
         )
     }
 
@@ -142,7 +152,10 @@ impl<T, const N: usize> Default for Queue<T, N> {
 
 impl<T, const N: usize> fmt::Debug for Queue<T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("spsc::Queue").field("capacity", &N).field("len", &self.len()).finish()
+        f.debug_struct("spsc::Queue")
+            .field("capacity", &N)
+            .field("len", &self.len())
+            .finish()
     }
 }
 
@@ -177,13 +190,17 @@ pub struct Consumer<'a, T, const N: usize> {
 
 impl<T, const N: usize> fmt::Debug for Producer<'_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("spsc::Producer").field("tail", &self.tail).finish()
+        f.debug_struct("spsc::Producer")
+            .field("tail", &self.tail)
+            .finish()
     }
 }
 
 impl<T, const N: usize> fmt::Debug for Consumer<'_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("spsc::Consumer").field("head", &self.head).finish()
+        f.debug_struct("spsc::Consumer")
+            .field("head", &self.head)
+            .finish()
     }
 }
 
@@ -330,7 +347,10 @@ impl<'a, T, const N: usize> Consumer<'a, T, N> {
     /// [`ReadChunk::commit`].
     pub fn read_chunk(&mut self, max: usize) -> ReadChunk<'_, 'a, T, N> {
         let n = self.available(max).min(max);
-        ReadChunk { consumer: self, len: n }
+        ReadChunk {
+            consumer: self,
+            len: n,
+        }
     }
 
     /// Values available right now.
@@ -353,7 +373,9 @@ pub struct ReadChunk<'c, 'a, T, const N: usize> {
 
 impl<T, const N: usize> fmt::Debug for ReadChunk<'_, '_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("spsc::ReadChunk").field("len", &self.len).finish()
+        f.debug_struct("spsc::ReadChunk")
+            .field("len", &self.len)
+            .finish()
     }
 }
 

@@ -35,13 +35,17 @@ impl<T, const N: usize, const B: usize> StreamingRingBuffer<T, N, B> {
     /// Creates an empty streaming ring; `const`, usable in a `static`.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        Self { ring: RingBuffer::new() }
+        Self {
+            ring: RingBuffer::new(),
+        }
     }
 
     /// Creates an empty streaming ring (loom build).
     #[cfg(loom)]
     pub fn new() -> Self {
-        Self { ring: RingBuffer::new() }
+        Self {
+            ring: RingBuffer::new(),
+        }
     }
 
     /// The default batch size `B`.

@@ -1,0 +1,66 @@
+//! Graphviz DOT export.
+
+use core::fmt::{self, Write};
+
+use super::{DagView, EdgeLabel, NodeKind};
+
+/// Writes the DAG as a Graphviz `digraph`: tasks as boxes, conditions as diamonds, iterators
+/// as 3-D boxes with a dashed "per item" edge to their body (an ellipse); branch edges carry
+/// their label (`default` for the default branch).
+///
+/// # Examples
+///
+/// ```
+/// use ringdag_core::dag::{write_dot, DagBuilder};
+/// use ringdag_core::sched::Context;
+/// fn one(_: &mut Context<'_, u32, u32>) -> Result<u32, ()> { Ok(1) }
+/// let dag = DagBuilder::<u32, u32, (), 3, 2>::new()
+///     .condition("check", one).task("yes", one).task("no", one)
+///     .branch("check", "yes", 1).default_branch("check", "no")
+///     .build().unwrap();
+/// let mut dot = String::new();
+/// write_dot(&dag.view(), &mut dot).unwrap();
+/// assert!(dot.contains("\"check\" -> \"yes\" [label=\"1\"]"));
+/// assert!(dot.contains("shape=diamond"));
+/// ```
+///
+/// # Errors
+///
+/// Whatever `out` returns.
+pub fn write_dot<W: Write + ?Sized>(view: &DagView<'_>, out: &mut W) -> fmt::Result {
+    writeln!(out, "digraph ringdag {{")?;
+    writeln!(out, "  rankdir=LR;")?;
+    for info in view.nodes {
+        let (shape, style) = match info.kind {
+            NodeKind::Task => ("box", "solid"),
+            NodeKind::Condition => ("diamond", "solid"),
+            NodeKind::Iterator { .. } => ("box3d", "solid"),
+            NodeKind::Body { .. } => ("ellipse", "dashed"),
+        };
+        write!(out, "  \"{}\" [shape={shape}, style={style}", info.name)?;
+        if let NodeKind::Iterator { max_items, .. } = info.kind {
+            write!(out, ", xlabel=\"max {max_items}\"")?;
+        }
+        writeln!(out, "];")?;
+    }
+    for (v, info) in view.nodes.iter().enumerate() {
+        if let NodeKind::Iterator { body, .. } = info.kind {
+            let body = view.nodes[body.index()].name;
+            writeln!(
+                out,
+                "  \"{}\" -> \"{body}\" [style=dashed, label=\"per item\"];",
+                info.name
+            )?;
+        }
+        for s in view.successors(v as u32) {
+            let to = view.nodes[s.to as usize].name;
+            write!(out, "  \"{}\" -> \"{to}\"", info.name)?;
+            match s.label() {
+                EdgeLabel::Always => writeln!(out, ";")?,
+                EdgeLabel::When(l) => writeln!(out, " [label=\"{l}\"];")?,
+                EdgeLabel::Default => writeln!(out, " [label=\"default\", style=bold];")?,
+            }
+        }
+    }
+    writeln!(out, "}}")
+}

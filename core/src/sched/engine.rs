@@ -1,0 +1,1106 @@
+//! [`Engine`]: the scheduling logic over borrowed storage. The static
+//! [`TaskManager`](super::TaskManager) and the std runtime both drive this one implementation.
+
+use core::fmt;
+
+use crate::dag::{DagView, NodeId, NodeKind, Succ};
+use crate::ring::RingBuffer;
+use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+use super::context::Context;
+use super::storage::{flag, node, phase, ItemCell, NodeCell, RunSlot, Shared};
+use super::{
+    CancelError, Counters, Entry, Failure, Priority, RunError, RunId, SubmitError, SubmitOptions,
+};
+
+/// Low 16 bits of `NodeCell::pending`: predecessors not yet resolved.
+const PENDING_MASK: u32 = 0xffff;
+/// One live arrival, in the high 16 bits of `NodeCell::pending`.
+const LIVE_UNIT: u32 = 1 << 16;
+/// Entries popped per batch by `step`.
+pub(crate) const BATCH: usize = 32;
+/// Ready successors collected before one push to the ring.
+const SPILL: usize = 16;
+/// At most this many item tokens are pushed per iterator execution.
+const MAX_TOKENS: usize = 64;
+/// Generations wrap at this mask (20 bits, as in [`RunId`]).
+const GEN_MASK: u32 = (1 << (32 - RunId::SLOT_BITS)) - 1;
+/// `flags` bits above this shift hold the run's generation.
+const FLAG_GEN_SHIFT: u32 = 8;
+/// Set in `flags` when the run completes; `cancel` refuses afterwards.
+const FINAL: u32 = 1 << 5;
+/// Phase of a run that is done but whose id could not be pushed to the result ring.
+const DONE_UNLISTED: u32 = 5;
+
+/// A bounded queue of `Copy` values that the scheduler can use as a task or result ring.
+/// Implemented by [`RingBuffer`].
+pub trait Queue<T>: Sync {
+    /// Pushes a prefix of `items`; returns how many.
+    fn push_slice(&self, items: &[T]) -> usize;
+    /// Pops into a prefix of `out`; returns how many.
+    fn pop_slice(&self, out: &mut [T]) -> usize;
+    /// Current length (snapshot).
+    fn len(&self) -> usize;
+    /// Capacity.
+    fn capacity(&self) -> usize;
+}
+
+impl<T: Copy + Send, const N: usize> Queue<T> for RingBuffer<T, N> {
+    #[inline]
+    fn push_slice(&self, items: &[T]) -> usize {
+        RingBuffer::push_slice(self, items)
+    }
+    #[inline]
+    fn pop_slice(&self, out: &mut [T]) -> usize {
+        RingBuffer::pop_slice(self, out)
+    }
+    fn len(&self) -> usize {
+        RingBuffer::len(self)
+    }
+    fn capacity(&self) -> usize {
+        N
+    }
+}
+
+/// The node bodies of a DAG, called by node id.
+pub trait Bodies<I, V, E> {
+    /// Runs the body of `node`.
+    ///
+    /// # Errors
+    ///
+    /// What the body returned ([`Failure::Error`]), or [`Failure::Panicked`] if the caller
+    /// caught a panic.
+    fn call(&self, node: NodeId, cx: &mut Context<'_, I, V>) -> Result<V, Failure<E>>;
+}
+
+/// Callbacks from the engine to its driver (the std runtime wakes workers and handles with
+/// them). Both run on the thread that caused the event and must not block.
+pub trait Hooks: Sync {
+    /// Entries were pushed to a task ring or parked.
+    fn work_available(&self) {}
+    /// A run finished (its result can be taken).
+    fn run_finished(&self, _run: RunId) {}
+}
+
+/// Hooks that do nothing (firmware: `poll` finds finished runs in the result ring).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
+impl Hooks for NoHooks {}
+
+/// Why [`Engine::new`] rejected the storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageError {
+    /// `cells` is smaller than `runs × stride`, or `stride` is smaller than the DAG.
+    Cells,
+    /// `items` is smaller than `runs × item_stride`, or `item_stride` smaller than the DAG needs.
+    Items,
+    /// No run slot, more than [`RunId::MAX_SLOTS`], or more than [`Entry::MAX_NODES`] nodes.
+    Limits,
+}
+
+/// The scheduler over borrowed storage. `Copy`: a bundle of references.
+///
+/// Build one with [`Engine::new`] when you bring your own storage (the std runtime does, on
+/// the heap); firmware uses [`TaskManager`](super::TaskManager), which owns static storage
+/// and builds its engine on each call.
+pub struct Engine<'a, I, V, E> {
+    dag: DagView<'a>,
+    runs: &'a [RunSlot<I, E>],
+    cells: &'a [NodeCell<V>],
+    stride: usize,
+    items: &'a [ItemCell<V>],
+    item_stride: usize,
+    queues: [&'a dyn Queue<Entry>; 2],
+    results: Option<&'a dyn Queue<RunId>>,
+    shared: &'a Shared,
+    hooks: &'a dyn Hooks,
+}
+
+impl<I, V, E> Clone for Engine<'_, I, V, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<I, V, E> Copy for Engine<'_, I, V, E> {}
+
+impl<I, V, E> fmt::Debug for Engine<'_, I, V, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("nodes", &self.dag.len())
+            .field("runs", &self.runs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Worker-local counts, flushed to the shared counters once per `step`.
+#[derive(Default)]
+struct Local {
+    tasks: usize,
+    retries: usize,
+    failures: usize,
+}
+
+#[inline(always)]
+fn tick_reached(now: u32, due: u32) -> bool {
+    (now.wrapping_sub(due) as i32) >= 0
+}
+
+impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
+    /// An engine over the given storage: `runs.len()` run slots; `cells[r * stride + v]` is node
+    /// `v` of run slot `r`; `items[r * item_stride ..]` the item storage of run slot `r`;
+    /// `queues[0]` the high-priority task ring, `queues[1]` the low one; `results` the result
+    /// ring (or `None` when `hooks.run_finished` is how completions are consumed).
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError`] when the storage does not fit the DAG.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        dag: DagView<'a>,
+        runs: &'a [RunSlot<I, E>],
+        cells: &'a [NodeCell<V>],
+        stride: usize,
+        items: &'a [ItemCell<V>],
+        item_stride: usize,
+        queues: [&'a dyn Queue<Entry>; 2],
+        results: Option<&'a dyn Queue<RunId>>,
+        shared: &'a Shared,
+        hooks: &'a dyn Hooks,
+    ) -> Result<Self, StorageError> {
+        if runs.is_empty() || runs.len() > RunId::MAX_SLOTS || dag.len() >= Entry::MAX_NODES {
+            return Err(StorageError::Limits);
+        }
+        if stride < dag.len() || cells.len() < runs.len() * stride {
+            return Err(StorageError::Cells);
+        }
+        if item_stride < dag.items as usize || items.len() < runs.len() * item_stride {
+            return Err(StorageError::Items);
+        }
+        Ok(Self {
+            dag,
+            runs,
+            cells,
+            stride,
+            items,
+            item_stride,
+            queues,
+            results,
+            shared,
+            hooks,
+        })
+    }
+
+    /// Builds without checks; the caller (`TaskManager`) guarantees the sizes by construction.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn new_unchecked(
+        dag: DagView<'a>,
+        runs: &'a [RunSlot<I, E>],
+        cells: &'a [NodeCell<V>],
+        stride: usize,
+        items: &'a [ItemCell<V>],
+        item_stride: usize,
+        queues: [&'a dyn Queue<Entry>; 2],
+        results: Option<&'a dyn Queue<RunId>>,
+        shared: &'a Shared,
+    ) -> Self {
+        Self {
+            dag,
+            runs,
+            cells,
+            stride,
+            items,
+            item_stride,
+            queues,
+            results,
+            shared,
+            hooks: &NoHooks,
+        }
+    }
+
+    /// The DAG.
+    pub fn dag(&self) -> DagView<'a> {
+        self.dag
+    }
+
+    #[inline(always)]
+    fn cell(&self, slot: usize, v: u32) -> &'a NodeCell<V> {
+        &self.cells[slot * self.stride + v as usize]
+    }
+
+    #[inline(always)]
+    fn run_cells(&self, slot: usize) -> &'a [NodeCell<V>] {
+        &self.cells[slot * self.stride..slot * self.stride + self.dag.len()]
+    }
+
+    #[inline(always)]
+    fn run_items(&self, slot: usize) -> &'a [ItemCell<V>] {
+        &self.items[slot * self.item_stride..(slot + 1) * self.item_stride]
+    }
+
+    #[inline(always)]
+    fn level(flags: u32) -> usize {
+        (flags & flag::LOW_PRIORITY != 0) as usize
+    }
+
+    // ---------------------------------------------------------------- submit
+
+    /// Submits a run with default options (high priority, no deadline).
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Busy`] when no run slot is free or the task ring is full;
+    /// [`SubmitError::EmptyDag`] for a DAG without nodes. The input is given back.
+    pub fn submit(&self, input: I) -> Result<RunId, SubmitError<I>> {
+        self.submit_with(input, SubmitOptions::default())
+    }
+
+    /// Submits a run. Safe to call from an interrupt handler: it never blocks or waits.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Self::submit).
+    pub fn submit_with(&self, input: I, opts: SubmitOptions) -> Result<RunId, SubmitError<I>> {
+        if self.dag.roots.is_empty() {
+            return Err(SubmitError::EmptyDag(input));
+        }
+        let level = (opts.priority == Priority::Low) as usize;
+        let queue = self.queues[level];
+        if queue.len() >= queue.capacity() {
+            self.shared.c.busy.fetch_add(1, Relaxed);
+            return Err(SubmitError::Busy(input));
+        }
+        let Some((slot, generation)) = self.claim_slot() else {
+            self.shared.c.busy.fetch_add(1, Relaxed);
+            return Err(SubmitError::Busy(input));
+        };
+        let run = &self.runs[slot];
+        // SAFETY: the slot is in SETUP, claimed by this thread alone (CAS in `claim_slot`);
+        // nobody reads the input before the slot is ACTIVE and its entries are published.
+        run.input.with_mut(|p| unsafe { (*p).write(input) });
+        let mut flags = generation << FLAG_GEN_SHIFT;
+        if level == 1 {
+            flags |= flag::LOW_PRIORITY;
+        }
+        if let Some(d) = opts.deadline_ticks {
+            flags |= flag::HAS_DEADLINE;
+            run.deadline.store(self.now().wrapping_add(d), Relaxed);
+        }
+        run.flags.store(flags, Relaxed);
+        run.remaining.store(self.dag.len() as u32, Relaxed);
+        run.parked.store(0, Relaxed);
+        for (v, cell) in self.run_cells(slot).iter().enumerate() {
+            cell.pending.store(self.dag.pred_span[v].len, Relaxed);
+            cell.state.store(0, Relaxed);
+            cell.aux.store(0, Relaxed);
+        }
+        // Release: pairs with the Acquire loads of `state` in `cancel`/`take`; the
+        // initialisation above happens-before any access made through those.
+        run.state
+            .store(generation << phase::BITS | phase::ACTIVE, Release);
+        let c = &self.shared.c;
+        c.runs_submitted.fetch_add(1, Relaxed);
+        let active = c.runs_active.fetch_add(1, Relaxed) + 1;
+        if active > c.runs_high_water.load(Relaxed) {
+            c.runs_high_water.fetch_max(active, Relaxed);
+        }
+        // The ring's Release publication of each root entry carries the initialisation
+        // to the worker that pops it.
+        let mut buf = [Entry::default(); SPILL];
+        for chunk in self.dag.roots.chunks(SPILL) {
+            for (b, &r) in buf.iter_mut().zip(chunk) {
+                *b = Entry::new(slot, r, 0, true);
+            }
+            self.enqueue(level, &buf[..chunk.len()]);
+        }
+        Ok(RunId::new(slot, generation))
+    }
+
+    /// Claims a free run slot (FREE -> SETUP); returns it and its generation.
+    fn claim_slot(&self) -> Option<(usize, u32)> {
+        let n = self.runs.len();
+        let start = self.shared.next_slot.fetch_add(1, Relaxed) as usize;
+        for k in 0..n {
+            let slot = (start + k) % n;
+            let state = self.runs[slot].state.load(Relaxed);
+            if state & phase::MASK != phase::FREE {
+                continue;
+            }
+            let generation = state >> phase::BITS;
+            // Acquire: pairs with the Release store of FREE in `release`; the previous run's
+            // reads of this slot happen-before our writes.
+            if self.runs[slot]
+                .state
+                .compare_exchange(
+                    state,
+                    generation << phase::BITS | phase::SETUP,
+                    Acquire,
+                    Relaxed,
+                )
+                .is_ok()
+            {
+                return Some((slot, generation));
+            }
+        }
+        None
+    }
+
+    // ---------------------------------------------------------------- queues
+
+    /// Pushes ready entries; what does not fit is parked in its node cell (never dropped).
+    fn enqueue(&self, level: usize, entries: &[Entry]) {
+        let pushed = self.queues[level].push_slice(entries);
+        for &e in &entries[pushed..] {
+            self.park(e, node::OVERFLOW);
+        }
+        self.hooks.work_available();
+    }
+
+    /// Parks `e` in its node cell: `OVERFLOW` (ring full) or `DEFERRED` (retry tick in `aux`).
+    fn park(&self, e: Entry, why: u32) {
+        if why == node::OVERFLOW {
+            self.shared.c.ring_full.fetch_add(1, Relaxed);
+        }
+        // Counted before the bit is set, so a scanner that claims the bit never finds the
+        // counters at zero.
+        self.runs[e.slot()].parked.fetch_add(1, Relaxed);
+        let counter = if why == node::OVERFLOW {
+            &self.shared.parked
+        } else {
+            &self.shared.deferred
+        };
+        counter.fetch_add(1, Relaxed);
+        let live = if e.live() { node::LIVE } else { 0 };
+        // Release: pairs with the Acquire `fetch_and` in `unpark`; what this thread wrote for
+        // the node (its value, the retry tick in `aux`) happens-before the claimer's access.
+        self.cell(e.slot(), e.node())
+            .state
+            .fetch_or(why | live | e.attempt() << node::ATTEMPT_SHIFT, Release);
+    }
+
+    /// Finds one parked entry that can run now (overflowed, or deferred and due).
+    fn unpark(&self) -> Option<Entry> {
+        let overflow = self.shared.parked.load(Relaxed) != 0;
+        let mut deferred = false;
+        if self.shared.deferred.load(Relaxed) != 0 {
+            let now = self.now();
+            deferred = self.shared.deferred_scan.swap(now, Relaxed) != now;
+        }
+        if !overflow && !deferred {
+            return None;
+        }
+        let now = self.now();
+        for (slot, run) in self.runs.iter().enumerate() {
+            if run.parked.load(Relaxed) == 0 {
+                continue;
+            }
+            for (v, cell) in self.run_cells(slot).iter().enumerate() {
+                let state = cell.state.load(Relaxed);
+                let why = if state & node::OVERFLOW != 0 {
+                    node::OVERFLOW
+                } else if state & node::DEFERRED != 0 && tick_reached(now, cell.aux.load(Relaxed)) {
+                    node::DEFERRED
+                } else {
+                    continue;
+                };
+                let clear = why | node::LIVE | node::ATTEMPT_MASK;
+                // Acquire: pairs with the Release `fetch_or` in `park`.
+                let old = cell.state.fetch_and(!clear, Acquire);
+                if old & why == 0 {
+                    continue; // another worker claimed it
+                }
+                run.parked.fetch_sub(1, Relaxed);
+                let counter = if why == node::OVERFLOW {
+                    &self.shared.parked
+                } else {
+                    &self.shared.deferred
+                };
+                counter.fetch_sub(1, Relaxed);
+                let attempt = (old & node::ATTEMPT_MASK) >> node::ATTEMPT_SHIFT;
+                return Some(Entry::new(slot, v as u32, attempt, old & node::LIVE != 0));
+            }
+        }
+        None
+    }
+
+    // ---------------------------------------------------------------- execution
+
+    /// Pops one batch (up to `max_batch`, at most 32) and executes it, following ready
+    /// successors directly. Returns the number of node executions and skips performed; 0 when
+    /// there was nothing to do now (or the manager is paused).
+    pub fn step<B: Bodies<I, V, E> + ?Sized>(&self, bodies: &B, max_batch: usize) -> usize {
+        if self.is_paused() {
+            return 0;
+        }
+        let mut buf = [Entry::default(); BATCH];
+        let max = max_batch.clamp(1, BATCH);
+        // Fairness: every fourth batch looks at the low-priority ring first.
+        let low_first = self.shared.rounds.fetch_add(1, Relaxed) % 4 == 3;
+        let order = if low_first { [1, 0] } else { [0, 1] };
+        let mut n = 0;
+        for level in order {
+            n = self.queues[level].pop_slice(&mut buf[..max]);
+            if n > 0 {
+                let len = self.queues[level].len() + n;
+                let hw = &self.shared.c.ring_high_water;
+                if len > hw.load(Relaxed) {
+                    hw.fetch_max(len, Relaxed);
+                }
+                break;
+            }
+        }
+        if n == 0 {
+            match self.unpark() {
+                Some(e) => {
+                    buf[0] = e;
+                    n = 1;
+                }
+                None => return 0,
+            }
+        }
+        let mut local = Local::default();
+        let mut done = 0;
+        for &first in &buf[..n] {
+            let mut next = Some(first);
+            while let Some(e) = next {
+                next = self.execute(bodies, e, &mut local);
+                done += 1;
+            }
+        }
+        let c = &self.shared.c;
+        c.tasks_run.fetch_add(local.tasks, Relaxed);
+        if local.retries != 0 {
+            c.retries.fetch_add(local.retries, Relaxed);
+        }
+        if local.failures != 0 {
+            c.failures.fetch_add(local.failures, Relaxed);
+        }
+        done
+    }
+
+    /// Whether the run in `slot` should stop starting nodes (failed, cancelled, past its
+    /// deadline). Marks a missed deadline as the run's failure.
+    #[inline(always)]
+    fn stopped(&self, slot: usize) -> bool {
+        let run = &self.runs[slot];
+        let flags = run.flags.load(Relaxed);
+        if flags & (flag::FAILED | flag::CANCELLED) != 0 {
+            return true;
+        }
+        if flags & flag::HAS_DEADLINE != 0 && tick_reached(self.now(), run.deadline.load(Relaxed)) {
+            self.fail(slot, RunError::DeadlineExceeded);
+            return true;
+        }
+        false
+    }
+
+    /// Executes (or skips) one entry; returns a ready successor to continue with.
+    fn execute<B: Bodies<I, V, E> + ?Sized>(
+        &self,
+        bodies: &B,
+        e: Entry,
+        local: &mut Local,
+    ) -> Option<Entry> {
+        let (slot, v) = (e.slot(), e.node());
+        let info = &self.dag.nodes[v as usize];
+        if let NodeKind::Body { iterator } = info.kind {
+            return self.process_items(bodies, slot, v, iterator.0, local);
+        }
+        if !e.live() || self.stopped(slot) {
+            return self.resolve(slot, v, false, None, local);
+        }
+        let cell = self.cell(slot, v);
+        let (emit_offset, emit_max) = match info.kind {
+            NodeKind::Iterator {
+                item_offset,
+                max_items,
+                ..
+            } => (item_offset as usize, max_items),
+            _ => (0, 0),
+        };
+        let run = &self.runs[slot];
+        let start = self.now();
+        let mut cx = Context {
+            // SAFETY: the input was written before the slot became ACTIVE and the root entries
+            // were published (Release/Acquire through the ring or the pending chain); it is
+            // not written again until the slot is released, which needs this node resolved.
+            input: run.input.with(|p| unsafe { &*(*p).as_ptr() }),
+            run: RunId::new(slot, run.state.load(Relaxed) >> phase::BITS),
+            node: v,
+            attempt: e.attempt(),
+            now: start,
+            dag: self.dag,
+            cells: self.run_cells(slot),
+            items: self.run_items(slot),
+            item: None,
+            emit_offset,
+            emit_max,
+            emitted: 0,
+            overflowed: false,
+            choice: None,
+        };
+        local.tasks += 1;
+        let result = bodies.call(NodeId(v), &mut cx);
+        let node_id = NodeId(v);
+        let outcome = match result {
+            Ok(_) if cx.overflowed => Err((
+                RunError::TooManyItems {
+                    node: node_id,
+                    max: emit_max,
+                },
+                false,
+            )),
+            Ok(_)
+                if info
+                    .timeout_ticks
+                    .is_some_and(|t| self.now().wrapping_sub(start) > t) =>
+            {
+                Err((RunError::Timeout { node: node_id }, true))
+            }
+            Ok(value) => Ok(value),
+            Err(Failure::Error(error)) => Err((
+                RunError::Failed {
+                    node: node_id,
+                    error,
+                },
+                true,
+            )),
+            Err(Failure::Panicked) => Err((RunError::Panicked { node: node_id }, true)),
+        };
+        match outcome {
+            Ok(value) => {
+                // SAFETY: this worker executes node `v` of this run alone (the entry was
+                // popped/claimed once); nobody reads the value before DONE or the successors'
+                // pending counters publish it.
+                cell.value.with_mut(|p| unsafe { (*p).write(value) });
+                match info.kind {
+                    NodeKind::Iterator { body, .. } if cx.emitted > 0 => {
+                        self.fan_out(slot, body.0, cx.emitted)
+                    }
+                    _ => {
+                        self.mark_done(cell);
+                        self.resolve(slot, v, true, cx.choice, local)
+                    }
+                }
+            }
+            Err((error, retryable)) => {
+                let attempt = e.attempt();
+                if retryable && attempt + 1 < info.retry.attempts as u32 {
+                    local.retries += 1;
+                    let again = Entry::new(slot, v, attempt + 1, true);
+                    if info.retry.backoff_ticks == 0 {
+                        return Some(again);
+                    }
+                    cell.aux
+                        .store(self.now().wrapping_add(info.retry.backoff_ticks), Relaxed);
+                    self.park(again, node::DEFERRED);
+                    self.hooks.work_available();
+                    return None;
+                }
+                local.failures += 1;
+                self.fail(slot, error);
+                self.resolve(slot, v, false, None, local)
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn mark_done(&self, cell: &NodeCell<V>) {
+        // Release: pairs with the Acquire loads of `state` in `Context::value`/`items` and
+        // `Finished::value`; the value write happens-before their reads.
+        cell.state.fetch_or(node::DONE, Release);
+    }
+
+    /// Records the run's failure; the first one wins and is the run's error.
+    fn fail(&self, slot: usize, error: RunError<E>) {
+        let run = &self.runs[slot];
+        // AcqRel: only the first setter of FAILED writes the error; Release orders nothing
+        // by itself here (the error reaches the finisher through `remaining`), Acquire keeps
+        // the write after the claim.
+        let old = run.flags.fetch_or(flag::FAILED, AcqRel);
+        if old & flag::FAILED == 0 {
+            // SAFETY: only the thread that set FAILED first writes the error, once per run;
+            // it is read after `remaining` reaches zero, which this thread's own resolve
+            // (AcqRel on `remaining`) orders after this write.
+            run.error.with_mut(|p| unsafe { (*p).write(error) });
+        }
+    }
+
+    /// An iterator emitted `count > 0` items: the body cell counts them and the body runs on
+    /// interchangeable tokens (each claims the next item index until none is left). Returns
+    /// one token for this worker to continue with; pushes up to `MAX_TOKENS - 1` more.
+    fn fan_out(&self, slot: usize, body: u32, count: usize) -> Option<Entry> {
+        let cell = self.cell(slot, body);
+        cell.state
+            .store((count as u32) << node::COUNT_SHIFT, Relaxed);
+        cell.aux.store(0, Relaxed);
+        cell.pending.store(count as u32, Relaxed);
+        let token = Entry::new(slot, body, 0, true);
+        let extra = (count - 1).min(MAX_TOKENS - 1);
+        if extra > 0 {
+            let tokens = [token; MAX_TOKENS];
+            let level = Self::level(self.runs[slot].flags.load(Relaxed));
+            // A token that does not fit is simply not needed: the token we keep processes
+            // every item that no other token claims. (Release inside the ring publishes the
+            // items and the counters above to the workers that pop the tokens.)
+            if self.queues[level].push_slice(&tokens[..extra]) > 0 {
+                self.hooks.work_available();
+            }
+        }
+        Some(token)
+    }
+
+    /// Runs items of iterator `iterator`'s body until none is left to claim; the worker that
+    /// finishes the last item resolves the iterator.
+    fn process_items<B: Bodies<I, V, E> + ?Sized>(
+        &self,
+        bodies: &B,
+        slot: usize,
+        body: u32,
+        iterator: u32,
+        local: &mut Local,
+    ) -> Option<Entry> {
+        let cell = self.cell(slot, body);
+        let count = (cell.state.load(Relaxed) >> node::COUNT_SHIFT) as usize;
+        let NodeKind::Iterator { item_offset, .. } = self.dag.nodes[iterator as usize].kind else {
+            return None;
+        };
+        let info = &self.dag.nodes[body as usize];
+        let items = self.run_items(slot);
+        let run = &self.runs[slot];
+        loop {
+            // Relaxed: the RMW alone makes each index claimed once; the items' data arrived
+            // with the token (ring Acquire) or is ours (continuation).
+            let i = cell.aux.fetch_add(1, Relaxed) as usize;
+            if i >= count {
+                return None;
+            }
+            let item_cell = &items[item_offset as usize + i];
+            if !self.stopped(slot) {
+                // SAFETY: item `i` was written by the iterator before the tokens were
+                // published, and is accessed only by the execution that claimed index `i`.
+                let item = item_cell.value.with(|p| unsafe { (*p).assume_init_read() });
+                let mut attempt = 0;
+                loop {
+                    let start = self.now();
+                    let mut cx = Context {
+                        // SAFETY: as in `execute`.
+                        input: run.input.with(|p| unsafe { &*(*p).as_ptr() }),
+                        run: RunId::new(slot, run.state.load(Relaxed) >> phase::BITS),
+                        node: body,
+                        attempt,
+                        now: start,
+                        dag: self.dag,
+                        cells: self.run_cells(slot),
+                        items,
+                        item: Some((i, item)),
+                        emit_offset: 0,
+                        emit_max: 0,
+                        emitted: 0,
+                        overflowed: false,
+                        choice: None,
+                    };
+                    local.tasks += 1;
+                    let node_id = NodeId(body);
+                    let result = match bodies.call(node_id, &mut cx) {
+                        Ok(_)
+                            if info
+                                .timeout_ticks
+                                .is_some_and(|t| self.now().wrapping_sub(start) > t) =>
+                        {
+                            Err(RunError::Timeout { node: node_id })
+                        }
+                        Ok(v) => Ok(v),
+                        Err(Failure::Error(error)) => Err(RunError::Failed {
+                            node: node_id,
+                            error,
+                        }),
+                        Err(Failure::Panicked) => Err(RunError::Panicked { node: node_id }),
+                    };
+                    match result {
+                        Ok(value) => {
+                            // SAFETY: index `i` is ours (claimed above).
+                            item_cell.value.with_mut(|p| unsafe { (*p).write(value) });
+                            break;
+                        }
+                        Err(_) if attempt + 1 < info.retry.attempts as u32 => {
+                            attempt += 1;
+                            local.retries += 1;
+                        }
+                        Err(error) => {
+                            local.failures += 1;
+                            self.fail(slot, error);
+                            break;
+                        }
+                    }
+                }
+            }
+            // AcqRel: Release publishes our item result; the worker that takes the count to
+            // zero acquires every other item's result before the iterator's successors run.
+            if cell.pending.fetch_sub(1, AcqRel) == 1 {
+                let live = !self.stopped(slot);
+                if live {
+                    self.mark_done(self.cell(slot, iterator));
+                }
+                return self.resolve(slot, iterator, live, None, local);
+            }
+        }
+    }
+
+    /// Node `v` is resolved: done (`live`) or skipped. Resolves its edges in its successors'
+    /// pending counters, hands back the first ready successor, pushes the others, and
+    /// counts the node (plus the body, for an iterator) off the run.
+    fn resolve(
+        &self,
+        slot: usize,
+        v: u32,
+        live: bool,
+        choice: Option<u8>,
+        _local: &mut Local,
+    ) -> Option<Entry> {
+        let info = &self.dag.nodes[v as usize];
+        let succ = self.dag.successors(v);
+        let condition = live && info.kind == NodeKind::Condition;
+        let chosen = choice.map(|c| 2 + c as u16);
+        let has_match = condition && chosen.is_some_and(|c| succ.iter().any(|s| s.label == c));
+        let level = Self::level(self.runs[slot].flags.load(Relaxed));
+        let mut next = None;
+        let mut spill = [Entry::default(); SPILL];
+        let mut k = 0;
+        for s in succ {
+            let taken = live
+                && (!condition
+                    || if has_match {
+                        Some(s.label) == chosen
+                    } else {
+                        s.label == Succ::DEFAULT
+                    });
+            // +1 live arrival and -1 pending, or just -1 pending.
+            let delta = if taken { LIVE_UNIT - 1 } else { u32::MAX };
+            // AcqRel: Release publishes this node's value (and all it saw) to whoever resolves
+            // the successor; Acquire lets the last predecessor see the others' values.
+            let old = self.cell(slot, s.to).pending.fetch_add(delta, AcqRel);
+            if old & PENDING_MASK == 1 {
+                let any_live = taken || old >> 16 != 0;
+                let ready = Entry::new(slot, s.to, 0, any_live);
+                if next.is_none() {
+                    next = Some(ready);
+                } else {
+                    spill[k] = ready;
+                    k += 1;
+                    if k == SPILL {
+                        self.enqueue(level, &spill);
+                        k = 0;
+                    }
+                }
+            }
+        }
+        if k > 0 {
+            self.enqueue(level, &spill[..k]);
+        }
+        let count = if matches!(info.kind, NodeKind::Iterator { .. }) {
+            2
+        } else {
+            1
+        };
+        // AcqRel: Release publishes everything this node did; the thread that takes the count
+        // to zero acquires all of it before completing the run.
+        if self.runs[slot].remaining.fetch_sub(count, AcqRel) == count {
+            self.complete(slot);
+        }
+        next
+    }
+
+    /// The last node of the run in `slot` resolved.
+    fn complete(&self, slot: usize) {
+        let run = &self.runs[slot];
+        // AcqRel: FINAL freezes the flags (`cancel` refuses afterwards).
+        let flags = run.flags.fetch_or(FINAL, AcqRel);
+        let c = &self.shared.c;
+        if flags & flag::FAILED != 0 {
+            c.runs_failed.fetch_add(1, Relaxed);
+        } else if flags & flag::CANCELLED != 0 {
+            c.runs_cancelled.fetch_add(1, Relaxed);
+        } else {
+            c.runs_completed.fetch_add(1, Relaxed);
+        }
+        c.runs_active.fetch_sub(1, Relaxed);
+        let generation = run.state.load(Relaxed) >> phase::BITS;
+        let id = RunId::new(slot, generation);
+        // Release: pairs with the Acquire CAS in `take`; everything the run did happens-before
+        // the taker's reads.
+        run.state
+            .store(generation << phase::BITS | phase::DONE, Release);
+        if let Some(results) = self.results {
+            if results.push_slice(&[id]) == 0 {
+                // Not listed: mark it so that `poll` finds it by scanning. Fails harmlessly
+                // if the run was taken by id meanwhile.
+                let done = generation << phase::BITS | phase::DONE;
+                let unlisted = generation << phase::BITS | DONE_UNLISTED;
+                if run
+                    .state
+                    .compare_exchange(done, unlisted, Release, Relaxed)
+                    .is_ok()
+                {
+                    self.shared.unlisted.fetch_add(1, Relaxed);
+                }
+            }
+        }
+        self.hooks.run_finished(id);
+    }
+
+    // ---------------------------------------------------------------- results
+
+    /// Takes the result of run `id` if it has finished (and was not taken yet). The run slot
+    /// is freed when the returned [`Finished`] is dropped.
+    pub fn take(&self, id: RunId) -> Option<Finished<'a, I, V, E>> {
+        let run = self.runs.get(id.slot())?;
+        let generation = id.generation();
+        let taken = generation << phase::BITS | phase::TAKEN;
+        for ph in [phase::DONE, DONE_UNLISTED] {
+            // Acquire: pairs with the Release store of DONE in `complete`.
+            if run
+                .state
+                .compare_exchange(generation << phase::BITS | ph, taken, Acquire, Relaxed)
+                .is_ok()
+            {
+                if ph == DONE_UNLISTED {
+                    self.shared.unlisted.fetch_sub(1, Relaxed);
+                }
+                return Some(Finished { engine: *self, id });
+            }
+        }
+        None
+    }
+
+    /// The next finished run, if any: from the result ring, or found by scanning when a
+    /// completion did not fit there.
+    pub fn poll(&self) -> Option<Finished<'a, I, V, E>> {
+        if let Some(results) = self.results {
+            let mut id = [RunId::default()];
+            while results.pop_slice(&mut id) == 1 {
+                if let Some(done) = self.take(id[0]) {
+                    return Some(done);
+                }
+            }
+        }
+        if self.shared.unlisted.load(Relaxed) != 0 {
+            for (slot, run) in self.runs.iter().enumerate() {
+                let state = run.state.load(Relaxed);
+                if state & phase::MASK == DONE_UNLISTED {
+                    if let Some(done) = self.take(RunId::new(slot, state >> phase::BITS)) {
+                        return Some(done);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether run `id` is still in flight.
+    pub fn is_active(&self, id: RunId) -> bool {
+        self.runs.get(id.slot()).is_some_and(|run| {
+            run.state.load(Acquire) == id.generation() << phase::BITS | phase::ACTIVE
+        })
+    }
+
+    /// Cancels run `id`: nodes not started are skipped, running ones finish, and the run ends
+    /// with [`RunError::Cancelled`] (unless it fails first).
+    ///
+    /// # Errors
+    ///
+    /// [`CancelError::NotActive`] if the run already finished or the id is stale.
+    pub fn cancel(&self, id: RunId) -> Result<(), CancelError> {
+        let run = self.runs.get(id.slot()).ok_or(CancelError::NotActive)?;
+        let mut flags = run.flags.load(Relaxed);
+        loop {
+            if flags >> FLAG_GEN_SHIFT != id.generation()
+                || flags & FINAL != 0
+                || !self.is_active(id)
+            {
+                return Err(CancelError::NotActive);
+            }
+            // Relaxed: the flag is a request; workers read it with Relaxed loads and the
+            // FINAL bit (set with AcqRel) decides whether it counted.
+            match run
+                .flags
+                .compare_exchange_weak(flags, flags | flag::CANCELLED, Relaxed, Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(now) => flags = now,
+            }
+        }
+    }
+
+    /// Frees the slot of a taken run.
+    fn release(&self, id: RunId) {
+        let next = (id.generation() + 1) & GEN_MASK;
+        // Release: pairs with the Acquire CAS in `claim_slot`; our reads of the slot
+        // happen-before the next run's writes.
+        self.runs[id.slot()]
+            .state
+            .store(next << phase::BITS | phase::FREE, Release);
+    }
+
+    // ---------------------------------------------------------------- control
+
+    /// Stops `step` from starting work (running nodes finish). `submit` still accepts runs.
+    pub fn pause(&self) {
+        self.shared.paused.store(1, Relaxed);
+    }
+
+    /// Undoes [`pause`](Self::pause).
+    pub fn resume(&self) {
+        self.shared.paused.store(0, Relaxed);
+        self.hooks.work_available();
+    }
+
+    /// Whether paused.
+    pub fn is_paused(&self) -> bool {
+        self.shared.paused.load(Relaxed) != 0
+    }
+
+    /// Advances the tick counter (retry back-off, timeouts and deadlines count ticks).
+    pub fn advance_tick(&self, ticks: u32) {
+        self.shared.tick.fetch_add(ticks, Relaxed);
+        if self.shared.deferred.load(Relaxed) != 0 {
+            self.hooks.work_available();
+        }
+    }
+
+    /// The current tick.
+    #[inline(always)]
+    pub fn now(&self) -> u32 {
+        self.shared.tick.load(Relaxed)
+    }
+
+    /// Entries waiting for a retry tick (all runs).
+    pub fn deferred(&self) -> usize {
+        self.shared.deferred.load(Relaxed) as usize
+    }
+
+    /// Whether any task ring holds entries or any entry is parked (a snapshot).
+    pub fn has_work(&self) -> bool {
+        self.queues.iter().any(|q| q.len() > 0)
+            || self.shared.parked.load(Relaxed) != 0
+            || self.shared.deferred.load(Relaxed) != 0
+    }
+
+    /// Runs in flight (submitted, not finished).
+    pub fn active_runs(&self) -> usize {
+        self.shared.c.runs_active.load(Relaxed)
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> Counters {
+        let c = &self.shared.c;
+        Counters {
+            tasks_run: c.tasks_run.load(Relaxed),
+            retries: c.retries.load(Relaxed),
+            failures: c.failures.load(Relaxed),
+            ring_full: c.ring_full.load(Relaxed),
+            busy: c.busy.load(Relaxed),
+            runs_submitted: c.runs_submitted.load(Relaxed),
+            runs_completed: c.runs_completed.load(Relaxed),
+            runs_failed: c.runs_failed.load(Relaxed),
+            runs_cancelled: c.runs_cancelled.load(Relaxed),
+            ring_high_water: c.ring_high_water.load(Relaxed),
+            runs_high_water: c.runs_high_water.load(Relaxed),
+        }
+    }
+}
+
+/// A finished run, taken from the manager: its outcome and node values. Dropping it frees
+/// the run slot.
+pub struct Finished<'a, I: Copy, V: Copy, E: Copy> {
+    engine: Engine<'a, I, V, E>,
+    id: RunId,
+}
+
+impl<I: Copy, V: Copy, E: Copy> fmt::Debug for Finished<'_, I, V, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Finished")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, I: Copy, V: Copy, E: Copy> Finished<'a, I, V, E> {
+    /// The run.
+    pub fn id(&self) -> RunId {
+        self.id
+    }
+
+    /// `Ok` if every node that had to run succeeded; otherwise why not.
+    pub fn outcome(&self) -> Result<(), RunError<E>> {
+        let run = &self.engine.runs[self.id.slot()];
+        let flags = run.flags.load(Relaxed);
+        if flags & flag::FAILED != 0 {
+            // SAFETY: the first thread to set FAILED wrote the error before resolving its node;
+            // that happens-before `complete` (AcqRel on `remaining`), which happens-before our
+            // Acquire in `take`. Nothing writes it again until the slot is released.
+            Err(run.error.with(|p| unsafe { (*p).assume_init_read() }))
+        } else if flags & flag::CANCELLED != 0 {
+            Err(RunError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The run's input.
+    pub fn input(&self) -> I {
+        // SAFETY: written at submit, before the run started; the slot is ours until drop.
+        self.engine.runs[self.id.slot()]
+            .input
+            .with(|p| unsafe { (*p).assume_init_read() })
+    }
+
+    /// The value of `node`, if it ran and succeeded.
+    pub fn value(&self, node: NodeId) -> Option<V> {
+        let cell = self.engine.run_cells(self.id.slot()).get(node.index())?;
+        if cell.state.load(Relaxed) & node::DONE == 0 {
+            return None;
+        }
+        // SAFETY: DONE was set after the value was written; both happen-before our Acquire
+        // in `take`, and nothing writes the run's storage until the slot is released.
+        Some(cell.value.with(|p| unsafe { (*p).assume_init_read() }))
+    }
+
+    /// Whether `node` ran and succeeded (false if skipped or failed).
+    pub fn ran(&self, node: NodeId) -> bool {
+        self.engine
+            .run_cells(self.id.slot())
+            .get(node.index())
+            .is_some_and(|c| c.state.load(Relaxed) & node::DONE != 0)
+    }
+
+    /// The body results of iterator `iterator`, in item order (empty if it did not finish).
+    pub fn items(&self, iterator: NodeId) -> &[V] {
+        let cx: Context<'a, I, V> = Context {
+            // SAFETY: as in `input`.
+            input: self.engine.runs[self.id.slot()]
+                .input
+                .with(|p| unsafe { &*(*p).as_ptr() }),
+            run: self.id,
+            node: 0,
+            attempt: 0,
+            now: 0,
+            dag: self.engine.dag,
+            cells: self.engine.run_cells(self.id.slot()),
+            items: self.engine.run_items(self.id.slot()),
+            item: None,
+            emit_offset: 0,
+            emit_max: 0,
+            emitted: 0,
+            overflowed: false,
+            choice: None,
+        };
+        cx.items(iterator)
+    }
+}
+
+impl<I: Copy, V: Copy, E: Copy> Drop for Finished<'_, I, V, E> {
+    fn drop(&mut self) {
+        self.engine.release(self.id);
+    }
+}

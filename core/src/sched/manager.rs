@@ -1,0 +1,232 @@
+//! [`TaskManager`]: the scheduler with all of its storage inline, constructible in a `static`.
+
+use core::fmt;
+
+use crate::dag::{Dag, NodeId};
+use crate::ring::RingBuffer;
+
+use super::engine::{Bodies, Engine, Finished};
+use super::storage::{ItemCell, NodeCell, RunSlot, Shared};
+use super::{CancelError, Context, Counters, Entry, Failure, RunId, SubmitError, SubmitOptions};
+
+impl<I, V, E, const NODES: usize, const EDGES: usize> Bodies<I, V, E>
+    for Dag<I, V, E, NODES, EDGES>
+{
+    #[inline(always)]
+    fn call(&self, node: NodeId, cx: &mut Context<'_, I, V>) -> Result<V, Failure<E>> {
+        match self.body(node.0) {
+            Some(f) => f(cx).map_err(Failure::Error),
+            // Unreachable for a built DAG: every node has a body.
+            None => Err(Failure::Panicked),
+        }
+    }
+}
+
+/// The DAG scheduler over static storage: `RUNS` concurrent runs of a DAG with at most
+/// `NODES` nodes and `EDGES` edges, `ITEMS` iterator item slots per run, and task rings of
+/// `RING` entries (one per priority level, plus a result ring of the same size).
+///
+/// `const fn new`, so it can live in a `static`: no heap, no lazy initialisation, and the
+/// storage starts all zero (`.bss`). See the [module docs](super) for the model, and
+/// [`Engine`] for the operations, which this type forwards.
+///
+/// Memory: `size_of` grows as `RUNS × NODES × (12 + size_of::<V>())` (node cells, rounded to
+/// `V`'s alignment) `+ RUNS × ITEMS × size_of::<V>()` `+ 3 × (2 cache lines + RING × 16)`
+/// (rings, on 64-bit) plus small per-run and shared state; the unit tests print it for the
+/// configurations in the README.
+///
+/// # Panics
+///
+/// `new` panics, at compile time when used in a `const` or `static`, if `RUNS` is 0 or above
+/// [`RunId::MAX_SLOTS`], or if the DAG's iterators need more than `ITEMS` item slots.
+pub struct TaskManager<
+    'd,
+    I,
+    V,
+    E,
+    const NODES: usize,
+    const EDGES: usize,
+    const RUNS: usize,
+    const ITEMS: usize,
+    const RING: usize,
+> {
+    dag: &'d Dag<I, V, E, NODES, EDGES>,
+    runs: [RunSlot<I, E>; RUNS],
+    cells: [[NodeCell<V>; NODES]; RUNS],
+    items: [[ItemCell<V>; ITEMS]; RUNS],
+    high: RingBuffer<Entry, RING>,
+    low: RingBuffer<Entry, RING>,
+    results: RingBuffer<RunId, RING>,
+    shared: Shared,
+}
+
+impl<
+        I,
+        V,
+        E,
+        const NODES: usize,
+        const EDGES: usize,
+        const RUNS: usize,
+        const ITEMS: usize,
+        const RING: usize,
+    > fmt::Debug for TaskManager<'_, I, V, E, NODES, EDGES, RUNS, ITEMS, RING>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskManager")
+            .field("dag", self.dag)
+            .field("runs", &RUNS)
+            .field("ring", &RING)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<
+        'd,
+        I: Copy,
+        V: Copy,
+        E: Copy,
+        const NODES: usize,
+        const EDGES: usize,
+        const RUNS: usize,
+        const ITEMS: usize,
+        const RING: usize,
+    > TaskManager<'d, I, V, E, NODES, EDGES, RUNS, ITEMS, RING>
+{
+    /// A manager for `dag` with every run slot free.
+    #[cfg(not(loom))]
+    pub const fn new(dag: &'d Dag<I, V, E, NODES, EDGES>) -> Self {
+        assert!(
+            RUNS >= 1 && RUNS <= RunId::MAX_SLOTS,
+            "TaskManager: RUNS must be 1..=4096"
+        );
+        assert!(
+            dag.item_slots() <= ITEMS,
+            "TaskManager: the DAG's iterators need more than ITEMS item slots"
+        );
+        Self {
+            dag,
+            runs: [const { RunSlot::new() }; RUNS],
+            cells: [const { [const { NodeCell::new() }; NODES] }; RUNS],
+            items: [const { [const { ItemCell::new() }; ITEMS] }; RUNS],
+            high: RingBuffer::new(),
+            low: RingBuffer::new(),
+            results: RingBuffer::new(),
+            shared: Shared::new(),
+        }
+    }
+
+    /// A manager for `dag` (loom build).
+    #[cfg(loom)]
+    pub fn new(dag: &'d Dag<I, V, E, NODES, EDGES>) -> Self {
+        assert!(
+            RUNS >= 1 && RUNS <= RunId::MAX_SLOTS,
+            "TaskManager: RUNS must be 1..=4096"
+        );
+        assert!(dag.item_slots() <= ITEMS, "TaskManager: not enough ITEMS");
+        Self {
+            dag,
+            runs: core::array::from_fn(|_| RunSlot::new()),
+            cells: core::array::from_fn(|_| core::array::from_fn(|_| NodeCell::new())),
+            items: core::array::from_fn(|_| core::array::from_fn(|_| ItemCell::new())),
+            high: RingBuffer::new(),
+            low: RingBuffer::new(),
+            results: RingBuffer::new(),
+            shared: Shared::new(),
+        }
+    }
+
+    /// The engine over this manager's storage (a bundle of references, cheap to build).
+    #[inline(always)]
+    pub fn engine(&self) -> Engine<'_, I, V, E> {
+        Engine::new_unchecked(
+            self.dag.view(),
+            &self.runs,
+            self.cells.as_flattened(),
+            NODES,
+            self.items.as_flattened(),
+            ITEMS,
+            [&self.high, &self.low],
+            Some(&self.results),
+            &self.shared,
+        )
+    }
+
+    /// The DAG.
+    pub fn dag(&self) -> &'d Dag<I, V, E, NODES, EDGES> {
+        self.dag
+    }
+
+    /// Submits a run (high priority, no deadline). Never blocks: safe in an interrupt handler.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Busy`] when every run slot is in use or the task ring is full.
+    pub fn submit(&self, input: I) -> Result<RunId, SubmitError<I>> {
+        self.engine().submit(input)
+    }
+
+    /// Submits a run with options (priority, deadline).
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Self::submit).
+    pub fn submit_with(&self, input: I, opts: SubmitOptions) -> Result<RunId, SubmitError<I>> {
+        self.engine().submit_with(input, opts)
+    }
+
+    /// Executes one batch of ready nodes (following ready successors directly). Returns how
+    /// many nodes were executed or skipped; 0 means nothing is ready now (a run may still be
+    /// waiting for a retry tick).
+    pub fn step(&self) -> usize {
+        self.engine().step(self.dag, super::engine::BATCH)
+    }
+
+    /// The next finished run, if any. Dropping the returned value frees its slot.
+    pub fn poll(&self) -> Option<Finished<'_, I, V, E>> {
+        self.engine().poll()
+    }
+
+    /// The result of run `id` if it has finished.
+    pub fn take(&self, id: RunId) -> Option<Finished<'_, I, V, E>> {
+        self.engine().take(id)
+    }
+
+    /// Cancels run `id`.
+    ///
+    /// # Errors
+    ///
+    /// [`CancelError::NotActive`] if it already finished or the id is stale.
+    pub fn cancel(&self, id: RunId) -> Result<(), CancelError> {
+        self.engine().cancel(id)
+    }
+
+    /// Stops `step` from starting work.
+    pub fn pause(&self) {
+        self.engine().pause()
+    }
+
+    /// Resumes after [`pause`](Self::pause).
+    pub fn resume(&self) {
+        self.engine().resume()
+    }
+
+    /// Advances the tick counter by `ticks` (e.g. from a timer interrupt).
+    pub fn advance_tick(&self, ticks: u32) {
+        self.engine().advance_tick(ticks)
+    }
+
+    /// The current tick.
+    pub fn now(&self) -> u32 {
+        self.engine().now()
+    }
+
+    /// Runs in flight.
+    pub fn active_runs(&self) -> usize {
+        self.engine().active_runs()
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> Counters {
+        self.engine().counters()
+    }
+}

@@ -1,0 +1,330 @@
+//! The scheduler: runs of a [`Dag`](crate::dag::Dag) over fixed storage.
+//!
+//! # Model
+//!
+//! A *run* is one execution of the DAG with its own input, per-node pending counters and
+//! value slots, all in a run slot of fixed storage. [`TaskManager::submit`] claims a free slot
+//! (or returns [`SubmitError::Busy`]), initialises it and pushes the DAG's roots onto a task
+//! ring. Task-ring entries are 8-byte `Copy` values ([`Entry`]: run slot + node + attempt), so
+//! batches move as `memcpy`; payloads stay in the run's slots.
+//!
+//! A worker ([`TaskManager::step`]) pops a batch of entries and executes each node. When a node
+//! finishes, the worker itself decrements each successor's pending counter (one atomic
+//! read-modify-write per edge, no central result processor); a successor whose counter reaches
+//! zero is ready: the worker continues with the first one directly and pushes the others.
+//! When the last node of a run resolves, the run's id goes onto the result ring, where
+//! [`TaskManager::poll`] (a firmware main loop, a submitter, an observer) picks it up.
+//!
+//! # Guarantees
+//!
+//! - Every node of a run resolves exactly once: it runs (after all its predecessors resolved)
+//!   or it is skipped (branch not taken, run failed or cancelled).
+//! - Nothing is dropped. A ready entry that does not fit in the task ring is parked in its
+//!   node cell and picked up by the next worker that finds the ring empty; a completion that
+//!   does not fit in the result ring is found by `poll` scanning the run slots.
+//! - Every accepted run ends with exactly one result ([`Finished`]).
+//!
+//! # Priorities
+//!
+//! Two levels, one task ring each. A worker takes a batch from the high ring first, except
+//! that every fourth batch (counted manager-wide) is taken from the low ring first: under
+//! sustained high-priority load the low level still gets at least a quarter of the batches.
+//!
+//! # Failure, retry, timeouts, cancel
+//!
+//! A node body returns `Result<V, E>`. An error is retried per the node's
+//! [`RetryPolicy`](crate::dag::RetryPolicy); back-off is counted in ticks advanced by the
+//! caller ([`TaskManager::advance_tick`]), so nothing sleeps in a worker. When the attempts are
+//! used up the run fails: nodes not yet started are skipped, nodes already running finish,
+//! and the run's result is [`RunError::Failed`] naming the node and its error. Other runs are
+//! unaffected. A node with a timeout fails with [`RunError::Timeout`] when it returns late; a
+//! run with a deadline fails with [`RunError::DeadlineExceeded`] at the first node started
+//! after it. [`TaskManager::cancel`] skips what has not started and ends the run with
+//! [`RunError::Cancelled`].
+//!
+//! # Example (single-threaded, as on firmware)
+//!
+//! ```
+//! use ringdag_core::dag::{Dag, DagBuilder};
+//! use ringdag_core::sched::{Context, TaskManager};
+//!
+//! fn read(cx: &mut Context<'_, u32, u32>) -> Result<u32, ()> { Ok(*cx.input()) }
+//! fn double(cx: &mut Context<'_, u32, u32>) -> Result<u32, ()> {
+//!     Ok(cx.inputs().map(|(_, v)| v * 2).sum())
+//! }
+//!
+//! static DAG: Dag<u32, u32, (), 2, 1> = Dag::new_or_panic(
+//!     DagBuilder::new().task("read", read).task("double", double).edge("read", "double").build(),
+//! );
+//! static TM: TaskManager<u32, u32, (), 2, 1, 4, 0, 16> = TaskManager::new(&DAG);
+//!
+//! let run = TM.submit(21).unwrap();
+//! while TM.step() > 0 {}
+//! let done = TM.poll().unwrap();
+//! assert_eq!(done.id(), run);
+//! assert!(done.outcome().is_ok());
+//! assert_eq!(done.value(DAG.find("double").unwrap()), Some(42));
+//! ```
+
+mod context;
+mod engine;
+mod manager;
+mod storage;
+
+pub use context::{Context, TooManyItems};
+pub use engine::{Bodies, Engine, Finished, Hooks, NoHooks, Queue, StorageError};
+pub use manager::TaskManager;
+pub use storage::{ItemCell, NodeCell, RunSlot, Shared};
+
+use core::fmt;
+
+use crate::dag::NodeId;
+
+/// Identifies a run: its slot and the slot's generation (so a stale id never matches a
+/// later run in the same slot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct RunId(pub(crate) u32);
+
+impl RunId {
+    pub(crate) const SLOT_BITS: u32 = 12;
+    /// Most run slots a manager can have.
+    pub const MAX_SLOTS: usize = 1 << Self::SLOT_BITS;
+
+    pub(crate) const fn new(slot: usize, generation: u32) -> Self {
+        Self((generation << Self::SLOT_BITS) | slot as u32)
+    }
+
+    /// The run slot.
+    pub const fn slot(self) -> usize {
+        (self.0 & ((1 << Self::SLOT_BITS) - 1)) as usize
+    }
+
+    /// The slot's generation when the run was submitted (wraps after 2^20 reuses).
+    pub const fn generation(self) -> u32 {
+        self.0 >> Self::SLOT_BITS
+    }
+
+    /// The packed form.
+    pub const fn to_bits(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "run {}.{}", self.slot(), self.generation())
+    }
+}
+
+/// A task-ring entry: run slot, node, attempt, and whether the node is live (to run) or
+/// resolved dead (to skip). 8 bytes, `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Entry(u64);
+
+impl Entry {
+    const NODE_BITS: u32 = 24;
+    /// Most nodes a scheduled DAG can have.
+    pub const MAX_NODES: usize = 1 << Self::NODE_BITS;
+    const RUN_SHIFT: u32 = Self::NODE_BITS;
+    const ATTEMPT_SHIFT: u32 = Self::RUN_SHIFT + RunId::SLOT_BITS;
+    const LIVE: u64 = 1 << (Self::ATTEMPT_SHIFT + 5);
+
+    #[inline(always)]
+    pub(crate) const fn new(slot: usize, node: u32, attempt: u32, live: bool) -> Self {
+        Self(
+            node as u64
+                | (slot as u64) << Self::RUN_SHIFT
+                | (attempt as u64) << Self::ATTEMPT_SHIFT
+                | if live { Self::LIVE } else { 0 },
+        )
+    }
+
+    /// The run slot.
+    #[inline(always)]
+    pub const fn slot(self) -> usize {
+        ((self.0 >> Self::RUN_SHIFT) & ((1 << RunId::SLOT_BITS) - 1)) as usize
+    }
+
+    /// The node index.
+    #[inline(always)]
+    pub const fn node(self) -> u32 {
+        (self.0 & ((1 << Self::NODE_BITS) - 1)) as u32
+    }
+
+    /// Attempt number (0 = first).
+    #[inline(always)]
+    pub const fn attempt(self) -> u32 {
+        ((self.0 >> Self::ATTEMPT_SHIFT) & 0x1f) as u32
+    }
+
+    /// Live (run it) or dead (skip it).
+    #[inline(always)]
+    pub const fn live(self) -> bool {
+        self.0 & Self::LIVE != 0
+    }
+}
+
+/// Why a run did not succeed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunError<E> {
+    /// A node returned an error on its last attempt.
+    Failed {
+        /// The node.
+        node: NodeId,
+        /// Its error.
+        error: E,
+    },
+    /// A node panicked (std runtime only; the runtime keeps the message).
+    Panicked {
+        /// The node.
+        node: NodeId,
+    },
+    /// A node returned after its timeout.
+    Timeout {
+        /// The node.
+        node: NodeId,
+    },
+    /// An iterator emitted more than its `max_items`.
+    TooManyItems {
+        /// The iterator.
+        node: NodeId,
+        /// Its limit.
+        max: u16,
+    },
+    /// The run's deadline passed before it finished.
+    DeadlineExceeded,
+    /// The run was cancelled.
+    Cancelled,
+}
+
+impl<E> RunError<E> {
+    /// The node that caused the failure, if a node did.
+    pub fn node(&self) -> Option<NodeId> {
+        match self {
+            Self::Failed { node, .. }
+            | Self::Panicked { node }
+            | Self::Timeout { node }
+            | Self::TooManyItems { node, .. } => Some(*node),
+            Self::DeadlineExceeded | Self::Cancelled => None,
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Display for RunError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Failed { node, error } => write!(f, "node {node} failed: {error:?}"),
+            Self::Panicked { node } => write!(f, "node {node} panicked"),
+            Self::Timeout { node } => write!(f, "node {node} exceeded its timeout"),
+            Self::TooManyItems { node, max } => {
+                write!(f, "iterator {node} emitted more than {max} items")
+            }
+            Self::DeadlineExceeded => write!(f, "run deadline exceeded"),
+            Self::Cancelled => write!(f, "run cancelled"),
+        }
+    }
+}
+
+/// How a node body failed (what [`Bodies::call`] returns on failure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure<E> {
+    /// The body returned an error.
+    Error(E),
+    /// The body panicked (caught by the std runtime).
+    Panicked,
+}
+
+/// Why `submit` refused a run. The input is given back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum SubmitError<I> {
+    /// No free run slot, or the task ring is full: try again later.
+    Busy(I),
+    /// The DAG has no root to start from (it is empty).
+    EmptyDag(I),
+}
+
+impl<I> SubmitError<I> {
+    /// The input that was not submitted.
+    pub fn into_input(self) -> I {
+        match self {
+            Self::Busy(i) | Self::EmptyDag(i) => i,
+        }
+    }
+}
+
+impl<I> fmt::Debug for SubmitError<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Busy(_) => f.write_str("Busy(..)"),
+            Self::EmptyDag(_) => f.write_str("EmptyDag(..)"),
+        }
+    }
+}
+
+impl<I> fmt::Display for SubmitError<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Busy(_) => f.write_str("busy: no free run slot or the task ring is full"),
+            Self::EmptyDag(_) => f.write_str("the DAG has no nodes"),
+        }
+    }
+}
+
+/// Priority level of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Priority {
+    /// Taken first (but see the fairness rule in the module docs).
+    #[default]
+    High,
+    /// Taken at least every fourth batch.
+    Low,
+}
+
+/// Options of [`TaskManager::submit_with`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SubmitOptions {
+    /// The priority level.
+    pub priority: Priority,
+    /// Fail the run if it has not finished this many ticks after submission.
+    pub deadline_ticks: Option<u32>,
+}
+
+/// Why `cancel` did nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelError {
+    /// The id names no active run (finished, taken, or never submitted).
+    NotActive,
+}
+
+impl fmt::Display for CancelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no active run with this id")
+    }
+}
+
+/// A snapshot of the scheduler's counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Counters {
+    /// Node bodies executed (each attempt and each iterator item counts).
+    pub tasks_run: usize,
+    /// Retries scheduled.
+    pub retries: usize,
+    /// Nodes that failed for good.
+    pub failures: usize,
+    /// Entries that did not fit in the task ring (parked instead).
+    pub ring_full: usize,
+    /// `submit` calls answered with `Busy`.
+    pub busy: usize,
+    /// Runs accepted.
+    pub runs_submitted: usize,
+    /// Runs finished successfully.
+    pub runs_completed: usize,
+    /// Runs finished with a failure.
+    pub runs_failed: usize,
+    /// Runs finished cancelled.
+    pub runs_cancelled: usize,
+    /// Most entries seen in a task ring.
+    pub ring_high_water: usize,
+    /// Most runs in flight at once.
+    pub runs_high_water: usize,
+}

@@ -1,0 +1,290 @@
+//! Per-run and per-node state of the scheduler, in caller-provided storage.
+
+use core::mem::MaybeUninit;
+
+use crate::sync::{AtomicU32, AtomicUsize, UnsafeCell};
+
+use super::RunError;
+
+/// Run slot phases (low bits of [`RunSlot::state`]).
+pub(crate) mod phase {
+    pub(crate) const FREE: u32 = 0;
+    pub(crate) const SETUP: u32 = 1;
+    pub(crate) const ACTIVE: u32 = 2;
+    pub(crate) const DONE: u32 = 3;
+    pub(crate) const TAKEN: u32 = 4;
+    pub(crate) const BITS: u32 = 3;
+    pub(crate) const MASK: u32 = (1 << BITS) - 1;
+}
+
+/// Run flags ([`RunSlot::flags`]).
+pub(crate) mod flag {
+    /// A node failed for good; the error is in the slot.
+    pub(crate) const FAILED: u32 = 1 << 0;
+    /// Cancelled by the user (or by immediate shutdown).
+    pub(crate) const CANCELLED: u32 = 1 << 1;
+    /// Priority level in bit 3 (0 = high, 1 = low).
+    pub(crate) const LOW_PRIORITY: u32 = 1 << 3;
+    /// The run has a deadline (in `RunSlot::deadline`).
+    pub(crate) const HAS_DEADLINE: u32 = 1 << 4;
+}
+
+/// Node cell state bits ([`NodeCell::state`]).
+pub(crate) mod node {
+    /// The node's value is written and readable.
+    pub(crate) const DONE: u32 = 1 << 0;
+    /// Ready but the task ring was full: a worker finds it by scanning.
+    pub(crate) const OVERFLOW: u32 = 1 << 1;
+    /// Waiting for its retry tick (in `aux`).
+    pub(crate) const DEFERRED: u32 = 1 << 2;
+    /// The entry waiting in overflow/deferred is live (not to be skipped).
+    pub(crate) const LIVE: u32 = 1 << 3;
+    /// Attempt number of the waiting entry, bits 4..9.
+    pub(crate) const ATTEMPT_SHIFT: u32 = 4;
+    pub(crate) const ATTEMPT_MASK: u32 = 0x1f << ATTEMPT_SHIFT;
+    /// Body cells: the number of items, bits 16..32.
+    pub(crate) const COUNT_SHIFT: u32 = 16;
+}
+
+/// One run slot: lifecycle, flags, input and error.
+pub struct RunSlot<I, E> {
+    /// `generation << phase::BITS | phase`.
+    pub(crate) state: AtomicU32,
+    /// [`flag`] bits.
+    pub(crate) flags: AtomicU32,
+    /// Nodes not yet resolved (done or skipped).
+    pub(crate) remaining: AtomicU32,
+    /// Cells of this run with `OVERFLOW` or `DEFERRED` set (counted before the bit is set).
+    pub(crate) parked: AtomicU32,
+    /// Deadline tick (valid with `HAS_DEADLINE`).
+    pub(crate) deadline: AtomicU32,
+    pub(crate) input: UnsafeCell<MaybeUninit<I>>,
+    pub(crate) error: UnsafeCell<MaybeUninit<RunError<E>>>,
+}
+
+// SAFETY: `input` is written only by the submitter between claiming the slot (SETUP) and
+// activating it, then only read (shared) until the slot is freed; `error` is written once by
+// the thread that sets FAILED first and read after `remaining` reaches zero (Acquire chain).
+// Sharing the slot therefore hands `I` and `E` values between threads (`Send`) and lets
+// several threads read the input at once (`Sync`).
+unsafe impl<I: Send + Sync, E: Send + Sync> Sync for RunSlot<I, E> {}
+
+impl<I, E> RunSlot<I, E> {
+    /// A free slot; `const`, all zero.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        Self {
+            state: AtomicU32::new(0),
+            flags: AtomicU32::new(0),
+            remaining: AtomicU32::new(0),
+            parked: AtomicU32::new(0),
+            deadline: AtomicU32::new(0),
+            input: UnsafeCell::new(MaybeUninit::uninit()),
+            error: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    /// A free slot (loom build).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        Self {
+            state: AtomicU32::new(0),
+            flags: AtomicU32::new(0),
+            remaining: AtomicU32::new(0),
+            parked: AtomicU32::new(0),
+            deadline: AtomicU32::new(0),
+            input: UnsafeCell::new(MaybeUninit::uninit()),
+            error: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+}
+
+impl<I, E> Default for RunSlot<I, E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<I, E> core::fmt::Debug for RunSlot<I, E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RunSlot").finish_non_exhaustive()
+    }
+}
+
+/// Per-run state of one node.
+pub struct NodeCell<V> {
+    /// Low 16 bits: predecessors not yet resolved; high 16 bits: live arrivals.
+    /// Body cells: items not yet processed.
+    pub(crate) pending: AtomicU32,
+    /// [`node`] bits.
+    pub(crate) state: AtomicU32,
+    /// Deferred retry: due tick. Body cells: next item index to claim.
+    pub(crate) aux: AtomicU32,
+    pub(crate) value: UnsafeCell<MaybeUninit<V>>,
+}
+
+// SAFETY: `value` is written once per run by the thread executing the node, before it sets
+// DONE (Release) and before it resolves its successors (AcqRel on their `pending`); readers
+// access it only after observing DONE (Acquire) or through that chain. Values cross threads
+// (`Send`) and are read by several threads at once (`Sync`).
+unsafe impl<V: Send + Sync> Sync for NodeCell<V> {}
+
+impl<V> NodeCell<V> {
+    /// An idle cell; `const`, all zero.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        Self {
+            pending: AtomicU32::new(0),
+            state: AtomicU32::new(0),
+            aux: AtomicU32::new(0),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    /// An idle cell (loom build).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        Self {
+            pending: AtomicU32::new(0),
+            state: AtomicU32::new(0),
+            aux: AtomicU32::new(0),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+}
+
+impl<V> Default for NodeCell<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V> core::fmt::Debug for NodeCell<V> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("NodeCell").finish_non_exhaustive()
+    }
+}
+
+/// Storage of one iterator item (its input, then the body's result for it).
+#[repr(transparent)]
+pub struct ItemCell<V> {
+    pub(crate) value: UnsafeCell<MaybeUninit<V>>,
+}
+
+// SAFETY: item `i` is written by the iterator (before its tokens are published through the
+// task ring, Release/Acquire) and then read and overwritten only by the single body execution
+// that claimed index `i` (fetch_add on the body cell's `aux`); readers after the fan-in see
+// it through the AcqRel chain on the body cell's `pending`.
+unsafe impl<V: Send + Sync> Sync for ItemCell<V> {}
+
+impl<V> ItemCell<V> {
+    /// An empty item cell; `const`.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        Self {
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    /// An empty item cell (loom build).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        Self {
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+}
+
+impl<V> Default for ItemCell<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V> core::fmt::Debug for ItemCell<V> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ItemCell").finish_non_exhaustive()
+    }
+}
+
+/// Manager-wide state: ticks, pause, counters, parked work.
+#[derive(Debug)]
+pub struct Shared {
+    pub(crate) tick: AtomicU32,
+    pub(crate) paused: AtomicU32,
+    /// Cells with OVERFLOW set, all runs.
+    pub(crate) parked: AtomicU32,
+    /// Cells with DEFERRED set, all runs.
+    pub(crate) deferred: AtomicU32,
+    /// Tick of the last scan for due retries.
+    pub(crate) deferred_scan: AtomicU32,
+    /// Finished runs whose id is not in the result ring.
+    pub(crate) unlisted: AtomicU32,
+    /// Where the next run-slot search starts.
+    pub(crate) next_slot: AtomicU32,
+    /// Fairness counter for the priority levels.
+    pub(crate) rounds: AtomicU32,
+    pub(crate) c: CounterCells,
+}
+
+/// The counters behind [`Counters`](super::Counters).
+#[derive(Debug)]
+pub(crate) struct CounterCells {
+    pub(crate) tasks_run: AtomicUsize,
+    pub(crate) retries: AtomicUsize,
+    pub(crate) failures: AtomicUsize,
+    pub(crate) ring_full: AtomicUsize,
+    pub(crate) busy: AtomicUsize,
+    pub(crate) runs_submitted: AtomicUsize,
+    pub(crate) runs_completed: AtomicUsize,
+    pub(crate) runs_failed: AtomicUsize,
+    pub(crate) runs_cancelled: AtomicUsize,
+    pub(crate) ring_high_water: AtomicUsize,
+    pub(crate) runs_high_water: AtomicUsize,
+    pub(crate) runs_active: AtomicUsize,
+}
+
+macro_rules! zeroed_shared {
+    ($($kw:tt)*) => {
+        impl Shared {
+            /// Fresh state: tick 0, not paused, counters zero.
+            pub $($kw)* fn new() -> Self {
+                Self {
+                    tick: AtomicU32::new(0),
+                    paused: AtomicU32::new(0),
+                    parked: AtomicU32::new(0),
+                    deferred: AtomicU32::new(0),
+                    deferred_scan: AtomicU32::new(u32::MAX),
+                    unlisted: AtomicU32::new(0),
+                    next_slot: AtomicU32::new(0),
+                    rounds: AtomicU32::new(0),
+                    c: CounterCells {
+                        tasks_run: AtomicUsize::new(0),
+                        retries: AtomicUsize::new(0),
+                        failures: AtomicUsize::new(0),
+                        ring_full: AtomicUsize::new(0),
+                        busy: AtomicUsize::new(0),
+                        runs_submitted: AtomicUsize::new(0),
+                        runs_completed: AtomicUsize::new(0),
+                        runs_failed: AtomicUsize::new(0),
+                        runs_cancelled: AtomicUsize::new(0),
+                        ring_high_water: AtomicUsize::new(0),
+                        runs_high_water: AtomicUsize::new(0),
+                        runs_active: AtomicUsize::new(0),
+                    },
+                }
+            }
+        }
+    };
+}
+
+#[cfg(not(loom))]
+zeroed_shared!(const);
+#[cfg(loom)]
+zeroed_shared!();
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self::new()
+    }
+}
