@@ -132,12 +132,17 @@ impl<I, V, E> fmt::Debug for Engine<'_, I, V, E> {
     }
 }
 
-/// Worker-local counts, flushed to the shared counters once per `step`.
+/// Worker-local counts, flushed to the shared counters once per `step`. Resolved nodes are
+/// counted off their run's `remaining` here too, so the hot path does not touch the run's
+/// shared counter once per node.
 #[derive(Default)]
 struct Local {
     tasks: usize,
     retries: usize,
     failures: usize,
+    /// (run slot, nodes resolved) not yet subtracted from `remaining`.
+    resolved: [(usize, u32); 4],
+    resolved_len: usize,
 }
 
 #[inline(always)]
@@ -467,6 +472,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 done += 1;
             }
         }
+        self.flush_resolved(&mut local);
         let c = &self.shared.c;
         c.tasks_run.fetch_add(local.tasks, Relaxed);
         if local.retries != 0 {
@@ -606,9 +612,13 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
 
     #[inline(always)]
     fn mark_done(&self, cell: &NodeCell<V>) {
+        // While its node executes, a cell's `state` is written by that worker only (parking
+        // happens before the entry is claimed, and claiming clears the park bits), so a plain
+        // store suffices.
+        let state = cell.state.load(Relaxed);
         // Release: pairs with the Acquire loads of `state` in `Context::value`/`items` and
         // `Finished::value`; the value write happens-before their reads.
-        cell.state.fetch_or(node::DONE, Release);
+        cell.state.store(state | node::DONE, Release);
     }
 
     /// Records the run's failure; the first one wins and is the run's error.
@@ -756,7 +766,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         v: u32,
         live: bool,
         choice: Option<u8>,
-        _local: &mut Local,
+        local: &mut Local,
     ) -> Option<Entry> {
         let info = &self.dag.nodes[v as usize];
         let succ = self.dag.successors(v);
@@ -803,12 +813,36 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         } else {
             1
         };
-        // AcqRel: Release publishes everything this node did; the thread that takes the count
-        // to zero acquires all of it before completing the run.
-        if self.runs[slot].remaining.fetch_sub(count, AcqRel) == count {
-            self.complete(slot);
-        }
+        self.count_resolved(slot, count, local);
         next
+    }
+
+    /// Adds `count` resolved nodes of run `slot` to the worker-local tally.
+    #[inline(always)]
+    fn count_resolved(&self, slot: usize, count: u32, local: &mut Local) {
+        for entry in &mut local.resolved[..local.resolved_len] {
+            if entry.0 == slot {
+                entry.1 += count;
+                return;
+            }
+        }
+        if local.resolved_len == local.resolved.len() {
+            self.flush_resolved(local);
+        }
+        local.resolved[local.resolved_len] = (slot, count);
+        local.resolved_len += 1;
+    }
+
+    /// Subtracts the local tally from the runs' `remaining`; completes runs that reach zero.
+    fn flush_resolved(&self, local: &mut Local) {
+        for &(slot, count) in &local.resolved[..local.resolved_len] {
+            // AcqRel: Release publishes everything this worker did for the run; the thread that
+            // takes the count to zero acquires all of it before completing the run.
+            if self.runs[slot].remaining.fetch_sub(count, AcqRel) == count {
+                self.complete(slot);
+            }
+        }
+        local.resolved_len = 0;
     }
 
     /// The last node of the run in `slot` resolved.
