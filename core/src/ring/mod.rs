@@ -65,6 +65,10 @@
 //! size_of::<T>(), align_of::<T>().max(align_of::<usize>()))`, where `align` is the
 //! cache-padding alignment; the unit tests check the x86_64 row.
 //!
+//! A new ring is all zero bytes (positions 0, every stamp "empty for lap 0"), and conversely
+//! all-zero memory is a valid empty ring: a `static` costs no flash (`.bss`), and a driver may
+//! allocate a large ring zeroed instead of building it on the stack (the std runtime does).
+//!
 //! # Zero-sized types
 //!
 //! Work: a ring of `()` counts pushes and pops exactly like any other ring.

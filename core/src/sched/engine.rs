@@ -195,10 +195,13 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         })
     }
 
-    /// Builds without checks; the caller (`TaskManager`) guarantees the sizes by construction.
+    /// Builds without the size checks of [`new`](Self::new), for drivers that checked once
+    /// (the `TaskManager` by construction, the runtime at build time). Wrong sizes make
+    /// later calls panic on an index, never cause undefined behaviour.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    pub(crate) fn new_unchecked(
+    #[doc(hidden)]
+    pub fn new_unchecked(
         dag: DagView<'a>,
         runs: &'a [RunSlot<I, E>],
         cells: &'a [NodeCell<V>],
@@ -223,9 +226,27 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         }
     }
 
+    /// The same engine, reporting to `hooks`.
+    #[inline(always)]
+    pub fn with_hooks(mut self, hooks: &'a dyn Hooks) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
     /// The DAG.
     pub fn dag(&self) -> DagView<'a> {
         self.dag
+    }
+
+    /// Number of run slots.
+    pub fn run_slots(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// The id of the run active in `slot`, if one is.
+    pub fn active_in(&self, slot: usize) -> Option<RunId> {
+        let state = self.runs.get(slot)?.state.load(Acquire);
+        (state & phase::MASK == phase::ACTIVE).then(|| RunId::new(slot, state >> phase::BITS))
     }
 
     #[inline(always)]
@@ -403,7 +424,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 let state = cell.state.load(Relaxed);
                 let why = if state & node::OVERFLOW != 0 {
                     node::OVERFLOW
-                } else if state & node::DEFERRED != 0 && tick_reached(now, cell.aux.load(Relaxed)) {
+                } else if state & node::DEFERRED != 0
+                    && (tick_reached(now, cell.aux.load(Relaxed))
+                        || run.flags.load(Relaxed) & (flag::FAILED | flag::CANCELLED) != 0)
+                {
                     node::DEFERRED
                 } else {
                     continue;
@@ -629,6 +653,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         // the write after the claim.
         let old = run.flags.fetch_or(flag::FAILED, AcqRel);
         if old & flag::FAILED == 0 {
+            // Retries of this run waiting for their tick are skipped at the next scan.
+            self.shared
+                .deferred_scan
+                .store(self.now().wrapping_sub(1), Relaxed);
             // SAFETY: only the thread that set FAILED first writes the error, once per run;
             // it is read after `remaining` reaches zero, which this thread's own resolve
             // (AcqRel on `remaining`) orders after this write.
@@ -1002,6 +1030,15 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         }
     }
 
+    /// Moves the tick counter forward to `tick` if it is behind (for drivers that derive
+    /// ticks from a clock).
+    pub fn sync_tick(&self, tick: u32) {
+        let now = self.shared.tick.load(Relaxed);
+        if tick_reached(tick, now) && tick != now {
+            self.shared.tick.fetch_max(tick, Relaxed);
+        }
+    }
+
     /// The current tick.
     #[inline(always)]
     pub fn now(&self) -> u32 {
@@ -1011,6 +1048,17 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// Entries waiting for a retry tick (all runs).
     pub fn deferred(&self) -> usize {
         self.shared.deferred.load(Relaxed) as usize
+    }
+
+    /// Whether a task ring holds entries or an entry is parked for lack of ring space: work
+    /// that can run now (a snapshot; retries waiting for their tick are not counted).
+    pub fn has_ready_work(&self) -> bool {
+        self.queues.iter().any(|q| q.len() > 0) || self.shared.parked.load(Relaxed) != 0
+    }
+
+    /// Entries in the high and low task rings (a snapshot).
+    pub fn ring_depths(&self) -> [usize; 2] {
+        [self.queues[0].len(), self.queues[1].len()]
     }
 
     /// Whether any task ring holds entries or any entry is parked (a snapshot).
@@ -1130,6 +1178,27 @@ impl<'a, I: Copy, V: Copy, E: Copy> Finished<'a, I, V, E> {
             choice: None,
         };
         cx.items(iterator)
+    }
+}
+
+impl<'a, I: Copy, V: Copy, E: Copy> Finished<'a, I, V, E> {
+    /// Gives up this handle without freeing the run slot; [`Finished::from_raw`] gets it back.
+    /// For drivers that keep a finished run in a structure of their own (the std runtime).
+    pub fn into_raw(self) -> RunId {
+        let id = self.id;
+        core::mem::forget(self);
+        id
+    }
+
+    /// A handle to a run taken earlier and given up with [`into_raw`](Self::into_raw).
+    ///
+    /// # Safety
+    ///
+    /// `id` came from `into_raw` of a `Finished` of this `engine`'s storage, and no other
+    /// `Finished` for it exists now (each slot is freed exactly once, when the one handle is
+    /// dropped).
+    pub unsafe fn from_raw(engine: Engine<'a, I, V, E>, id: RunId) -> Self {
+        Self { engine, id }
     }
 }
 

@@ -1,0 +1,333 @@
+//! Shared state of a runtime: the heap storage the core engine runs on, and the parking
+//! and notification machinery around it.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use ringdag_core::dag::NodeId;
+use ringdag_core::ring::RingBuffer;
+use ringdag_core::sched::{
+    Bodies, Context, Engine, Entry, Failure, Hooks, ItemCell, NodeCell, Queue, RunId, RunSlot,
+    Shared,
+};
+
+use crate::graph::Graph;
+use crate::trace::{TraceEvent, TraceLog};
+
+/// Runtime lifecycle.
+pub(crate) const RUNNING: u8 = 0;
+pub(crate) const DRAINING: u8 = 1;
+pub(crate) const STOPPING: u8 = 2;
+
+/// Per-run-slot notification state for [`RunHandle`](crate::RunHandle)s.
+#[derive(Default)]
+pub(crate) struct WaiterState {
+    pub(crate) waker: Option<Waker>,
+    /// The handle was dropped before the run finished: free the slot when it does.
+    pub(crate) abandoned: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct Waiter {
+    pub(crate) state: Mutex<WaiterState>,
+    pub(crate) done: Condvar,
+}
+
+pub(crate) struct Inner<I, V, E> {
+    pub(crate) graph: Graph<I, V, E>,
+    runs: Box<[RunSlot<I, E>]>,
+    cells: Box<[NodeCell<V>]>,
+    items: Box<[ItemCell<V>]>,
+    item_stride: usize,
+    queues: [Box<dyn Queue<Entry> + Send>; 2],
+    shared: Shared,
+    pub(crate) waiters: Box<[Waiter]>,
+    /// Panic message of the first panicking node of the run in each slot.
+    pub(crate) panics: Box<[Mutex<Option<String>>]>,
+    sleep: Mutex<()>,
+    wake: Condvar,
+    sleepers: AtomicUsize,
+    pub(crate) lifecycle: AtomicU8,
+    pub(crate) clock: Instant,
+    pub(crate) parks: AtomicU64,
+    pub(crate) wakes: AtomicU64,
+    pub(crate) batch: usize,
+    pub(crate) spins: u32,
+    pub(crate) workers: usize,
+    pub(crate) trace: TraceLog,
+}
+
+/// A ring of `N` entries, allocated zeroed on the heap (never built on the stack).
+fn zeroed_ring<const N: usize>() -> Box<dyn Queue<Entry> + Send> {
+    // SAFETY: all-zero bytes are a valid empty `RingBuffer` (documented in `ringdag_core::ring`:
+    // positions 0 and every stamp "empty for lap 0"; atomics and `MaybeUninit` accept zeros).
+    let ring: Box<RingBuffer<Entry, N>> = unsafe { Box::new_zeroed().assume_init() };
+    ring
+}
+
+/// A task ring of at least `capacity` entries (a power of two from 2^6 to 2^24).
+pub(crate) fn task_ring(capacity: usize) -> Box<dyn Queue<Entry> + Send> {
+    match capacity
+        .clamp(64, 1 << 24)
+        .next_power_of_two()
+        .trailing_zeros()
+    {
+        6 => zeroed_ring::<{ 1 << 6 }>(),
+        7 => zeroed_ring::<{ 1 << 7 }>(),
+        8 => zeroed_ring::<{ 1 << 8 }>(),
+        9 => zeroed_ring::<{ 1 << 9 }>(),
+        10 => zeroed_ring::<{ 1 << 10 }>(),
+        11 => zeroed_ring::<{ 1 << 11 }>(),
+        12 => zeroed_ring::<{ 1 << 12 }>(),
+        13 => zeroed_ring::<{ 1 << 13 }>(),
+        14 => zeroed_ring::<{ 1 << 14 }>(),
+        15 => zeroed_ring::<{ 1 << 15 }>(),
+        16 => zeroed_ring::<{ 1 << 16 }>(),
+        17 => zeroed_ring::<{ 1 << 17 }>(),
+        18 => zeroed_ring::<{ 1 << 18 }>(),
+        19 => zeroed_ring::<{ 1 << 19 }>(),
+        20 => zeroed_ring::<{ 1 << 20 }>(),
+        21 => zeroed_ring::<{ 1 << 21 }>(),
+        22 => zeroed_ring::<{ 1 << 22 }>(),
+        23 => zeroed_ring::<{ 1 << 23 }>(),
+        _ => zeroed_ring::<{ 1 << 24 }>(),
+    }
+}
+
+fn boxed<T>(n: usize, make: impl Fn() -> T) -> Box<[T]> {
+    (0..n).map(|_| make()).collect()
+}
+
+pub(crate) struct Config {
+    pub(crate) runs: usize,
+    pub(crate) ring: usize,
+    pub(crate) batch: usize,
+    pub(crate) spins: u32,
+    pub(crate) workers: usize,
+    pub(crate) trace: bool,
+}
+
+impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<I, V, E> {
+    pub(crate) fn new(graph: Graph<I, V, E>, cfg: &Config) -> Self {
+        let n = graph.len();
+        let item_stride = graph.view().items as usize;
+        Self {
+            runs: boxed(cfg.runs, RunSlot::new),
+            cells: boxed(cfg.runs * n, NodeCell::new),
+            items: boxed(cfg.runs * item_stride, ItemCell::new),
+            item_stride,
+            queues: [task_ring(cfg.ring), task_ring(cfg.ring)],
+            shared: Shared::new(),
+            waiters: boxed(cfg.runs, Waiter::default),
+            panics: boxed(cfg.runs, || Mutex::new(None)),
+            sleep: Mutex::new(()),
+            wake: Condvar::new(),
+            sleepers: AtomicUsize::new(0),
+            lifecycle: AtomicU8::new(RUNNING),
+            clock: Instant::now(),
+            parks: AtomicU64::new(0),
+            wakes: AtomicU64::new(0),
+            batch: cfg.batch,
+            spins: cfg.spins,
+            workers: cfg.workers,
+            trace: TraceLog::new(cfg.trace),
+            graph,
+        }
+    }
+
+    /// The core engine over this storage (a bundle of references).
+    #[inline]
+    pub(crate) fn engine(&self) -> Engine<'_, I, V, E> {
+        Engine::new_unchecked(
+            self.graph.view(),
+            &self.runs,
+            &self.cells,
+            self.graph.len(),
+            &self.items,
+            self.item_stride,
+            [&*self.queues[0], &*self.queues[1]],
+            None,
+            &self.shared,
+        )
+        .with_hooks(self)
+    }
+
+    /// Milliseconds since start: the runtime's tick.
+    #[inline]
+    pub(crate) fn tick(&self) -> u32 {
+        self.clock.elapsed().as_millis() as u32
+    }
+
+    pub(crate) fn lock_waiter(&self, slot: usize) -> MutexGuard<'_, WaiterState> {
+        self.waiters[slot]
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The worker loop: step, spin briefly when idle, then park until woken.
+    pub(crate) fn work(&self, index: usize) {
+        let bodies = WorkerBodies {
+            inner: self,
+            worker: index as u16,
+        };
+        let mut idle = 0;
+        loop {
+            let engine = self.engine();
+            engine.sync_tick(self.tick());
+            if engine.step(&bodies, self.batch) > 0 {
+                idle = 0;
+                continue;
+            }
+            if self.lifecycle.load(Ordering::Acquire) != RUNNING && engine.active_runs() == 0 {
+                break;
+            }
+            if idle < self.spins {
+                idle += 1;
+                std::hint::spin_loop();
+                continue;
+            }
+            self.park(&engine);
+            idle = 0;
+        }
+        // Let the other workers see the exit condition too.
+        self.wake_all();
+    }
+
+    fn park(&self, engine: &Engine<'_, I, V, E>) {
+        let guard = self.sleep.lock().unwrap_or_else(|e| e.into_inner());
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        // SeqCst fence: pairs with the fence in `work_available`. Either the waker sees our
+        // `sleepers` increment, or we see the work it published (Dekker pattern).
+        fence(Ordering::SeqCst);
+        let exiting =
+            self.lifecycle.load(Ordering::Acquire) != RUNNING && engine.active_runs() == 0;
+        if !engine.has_ready_work() && !exiting {
+            self.parks.fetch_add(1, Ordering::Relaxed);
+            // Retries waiting for a tick need a timed wake; otherwise sleep until notified.
+            let _guard = if engine.deferred() > 0 {
+                match self.wake.wait_timeout(guard, Duration::from_millis(1)) {
+                    Ok((g, _)) => g,
+                    Err(e) => e.into_inner().0,
+                }
+            } else {
+                self.wake.wait(guard).unwrap_or_else(|e| e.into_inner())
+            };
+        }
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn wake_all(&self) {
+        let _guard = self.sleep.lock().unwrap_or_else(|e| e.into_inner());
+        self.wake.notify_all();
+    }
+
+    /// Frees the slot of a finished run whose handle is gone.
+    fn discard(&self, id: RunId) {
+        if let Some(done) = self.engine().take(id) {
+            if let Some(msg) = self.panics[id.slot()].lock().ok().as_mut() {
+                **msg = None;
+            }
+            drop(done);
+        }
+    }
+}
+
+impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks for Inner<I, V, E> {
+    fn work_available(&self) {
+        // SeqCst fence: pairs with the fence in `park` (see there).
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::Relaxed) > 0 {
+            let _guard = self.sleep.lock().unwrap_or_else(|e| e.into_inner());
+            self.wake.notify_one();
+            self.wakes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn run_finished(&self, run: RunId) {
+        let slot = run.slot();
+        let mut state = self.lock_waiter(slot);
+        if state.abandoned {
+            state.abandoned = false;
+            drop(state);
+            self.discard(run);
+            return;
+        }
+        if let Some(waker) = state.waker.take() {
+            waker.wake();
+        }
+        drop(state);
+        self.waiters[slot].done.notify_all();
+    }
+}
+
+/// Calls the graph's closures for one worker: catches panics, keeps the tick current for
+/// nodes with timeouts, records trace events when tracing is on.
+struct WorkerBodies<'a, I, V, E> {
+    inner: &'a Inner<I, V, E>,
+    worker: u16,
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Bodies<I, V, E>
+    for WorkerBodies<'_, I, V, E>
+{
+    #[inline]
+    fn call(&self, node: NodeId, cx: &mut Context<'_, I, V>) -> Result<V, Failure<E>> {
+        let inner = self.inner;
+        let body = inner.graph.body(node);
+        let timed = inner.graph.view().nodes[node.index()]
+            .timeout_ticks
+            .is_some();
+        let tracing = inner.trace.enabled();
+        let start = if tracing {
+            Some(inner.clock.elapsed())
+        } else {
+            None
+        };
+        #[cfg(feature = "tracing")]
+        let _span =
+            tracing::trace_span!("node", name = cx.name(), run = cx.run().to_bits()).entered();
+        let result = catch_unwind(AssertUnwindSafe(|| body(cx)));
+        if timed {
+            inner.engine().sync_tick(inner.tick());
+        }
+        if let Some(start) = start {
+            let end = inner.clock.elapsed();
+            inner.trace.record(TraceEvent {
+                run: cx.run().to_bits(),
+                node: node.index() as u32,
+                item: cx.item().map_or(u32::MAX, |(i, _)| i as u32),
+                worker: self.worker,
+                start_ns: start.as_nanos() as u64,
+                end_ns: end.as_nanos() as u64,
+            });
+        }
+        match result {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(Failure::Error(e)),
+            Err(payload) => {
+                let mut slot = inner.panics[cx.run().slot()]
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if slot.is_none() {
+                    *slot = Some(panic_message(&*payload));
+                }
+                Err(Failure::Panicked)
+            }
+        }
+    }
+}

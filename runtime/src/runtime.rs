@@ -1,0 +1,684 @@
+//! [`Runtime`]: worker threads driving the core scheduler, and [`RunHandle`]s.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ringdag_core::dag::{DagError, NodeId};
+use ringdag_core::sched::{
+    CancelError, Counters, Finished, Priority, RunError, RunId, SubmitOptions,
+};
+
+use crate::graph::Graph;
+use crate::inner::{Config, Inner, DRAINING, RUNNING, STOPPING};
+use crate::trace::write_chrome_trace;
+
+/// What idle workers do before parking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdleStrategy {
+    /// Spin this many rounds (checking for work each time), then park.
+    SpinThenPark(u32),
+    /// Park at once.
+    Park,
+}
+
+impl Default for IdleStrategy {
+    fn default() -> Self {
+        Self::SpinThenPark(256)
+    }
+}
+
+/// How [`Runtime::shutdown`] treats runs in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Refuse new runs, finish every accepted run, then stop the workers.
+    Graceful,
+    /// Refuse new runs, cancel the accepted ones (they end as `RunError::Cancelled`; nodes
+    /// already running finish), then stop the workers.
+    Immediate,
+}
+
+/// Configures a [`Runtime`]. From [`Runtime::builder`].
+#[derive(Clone, Debug)]
+pub struct Builder {
+    workers: Option<usize>,
+    batch: usize,
+    ring: Option<usize>,
+    runs: usize,
+    idle: IdleStrategy,
+    trace: bool,
+}
+
+/// Why [`Builder::build`] failed.
+#[derive(Debug)]
+pub enum BuildError {
+    /// A setting is out of range (named).
+    Config(&'static str),
+    /// The graph is too big for the scheduler (more than 2^24 nodes).
+    Graph(DagError),
+    /// A worker thread could not be spawned.
+    Spawn(io::Error),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(what) => write!(f, "invalid runtime setting: {what}"),
+            Self::Graph(e) => write!(f, "graph rejected: {e}"),
+            Self::Spawn(e) => write!(f, "could not spawn a worker thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            workers: None,
+            batch: 32,
+            ring: None,
+            runs: 256,
+            idle: IdleStrategy::default(),
+            trace: false,
+        }
+    }
+}
+
+impl Builder {
+    /// Worker threads. Default: one per logical CPU ([`crate::default_workers`]).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n);
+        self
+    }
+
+    /// Entries a worker takes from the task ring at once (1 to 32). Default 32.
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch = n;
+        self
+    }
+
+    /// Task ring capacity (rounded up to a power of two, 64 to 2^24). Default: room for every
+    /// node of every run slot, at most 2^20. A smaller ring never loses work: entries that do
+    /// not fit are parked and picked up later.
+    pub fn ring_capacity(mut self, n: usize) -> Self {
+        self.ring = Some(n);
+        self
+    }
+
+    /// Runs in flight at once (1 to 4096). Default 256. `submit` answers `Busy` beyond.
+    pub fn max_runs(mut self, n: usize) -> Self {
+        self.runs = n;
+        self
+    }
+
+    /// What idle workers do. Default: spin 256 rounds, then park.
+    pub fn idle_strategy(mut self, idle: IdleStrategy) -> Self {
+        self.idle = idle;
+        self
+    }
+
+    /// Record per-node timing events for [`Runtime::write_chrome_trace`]. Allocates a
+    /// 65 536-event ring (2.5 MiB) at build time; default off.
+    pub fn trace(mut self, on: bool) -> Self {
+        self.trace = on;
+        self
+    }
+
+    /// Starts the workers for `graph`.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] for out-of-range settings or a failed thread spawn.
+    pub fn build<I, V, E>(self, graph: Graph<I, V, E>) -> Result<Runtime<I, V, E>, BuildError>
+    where
+        I: Copy + Send + Sync + 'static,
+        V: Copy + Send + Sync + 'static,
+        E: Copy + Send + Sync + 'static,
+    {
+        let workers = self.workers.unwrap_or_else(crate::default_workers);
+        if workers == 0 || workers > 1024 {
+            return Err(BuildError::Config("workers must be 1..=1024"));
+        }
+        if self.batch == 0 || self.batch > 32 {
+            return Err(BuildError::Config("batch size must be 1..=32"));
+        }
+        if self.runs == 0 || self.runs > RunId::MAX_SLOTS {
+            return Err(BuildError::Config("max_runs must be 1..=4096"));
+        }
+        if graph.len() >= ringdag_core::sched::Entry::MAX_NODES {
+            return Err(BuildError::Graph(DagError::TooManyNodes {
+                capacity: ringdag_core::sched::Entry::MAX_NODES - 1,
+            }));
+        }
+        let per_run = graph.len() + graph.view().items as usize;
+        let ring = self
+            .ring
+            .unwrap_or((self.runs * per_run).clamp(1024, 1 << 20));
+        let spins = match self.idle {
+            IdleStrategy::SpinThenPark(n) => n,
+            IdleStrategy::Park => 0,
+        };
+        let cfg = Config {
+            runs: self.runs,
+            ring,
+            batch: self.batch,
+            spins,
+            workers,
+            trace: self.trace,
+        };
+        let inner = Arc::new(Inner::new(graph, &cfg));
+        let mut threads = Vec::with_capacity(workers);
+        for index in 0..workers {
+            let worker = Arc::clone(&inner);
+            let spawned = std::thread::Builder::new()
+                .name(format!("ringdag-{index}"))
+                .spawn(move || worker.work(index));
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    let rt = Runtime { inner, threads };
+                    drop(rt);
+                    return Err(BuildError::Spawn(e));
+                }
+            }
+        }
+        Ok(Runtime { inner, threads })
+    }
+}
+
+/// Why [`Runtime::submit`] refused a run; the input is given back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum SubmitError<I> {
+    /// Every run slot is in use or the task ring is full: retry later.
+    Busy(I),
+    /// The runtime is shutting down.
+    ShutDown(I),
+    /// The graph has no nodes.
+    EmptyGraph(I),
+}
+
+impl<I> SubmitError<I> {
+    /// The input that was not submitted.
+    pub fn into_input(self) -> I {
+        match self {
+            Self::Busy(i) | Self::ShutDown(i) | Self::EmptyGraph(i) => i,
+        }
+    }
+}
+
+impl<I> fmt::Debug for SubmitError<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Busy(_) => "Busy(..)",
+            Self::ShutDown(_) => "ShutDown(..)",
+            Self::EmptyGraph(_) => "EmptyGraph(..)",
+        })
+    }
+}
+
+impl<I> fmt::Display for SubmitError<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Busy(_) => "busy: every run slot is in use or the task ring is full",
+            Self::ShutDown(_) => "the runtime is shutting down",
+            Self::EmptyGraph(_) => "the graph has no nodes",
+        })
+    }
+}
+
+impl<I> std::error::Error for SubmitError<I> {}
+
+/// A metrics snapshot.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Metrics {
+    /// The scheduler's counters.
+    pub counters: Counters,
+    /// Entries in the high and low task rings now.
+    pub ring_depths: [usize; 2],
+    /// Runs in flight now.
+    pub active_runs: usize,
+    /// Worker threads.
+    pub workers: usize,
+    /// Times a worker parked (went to sleep).
+    pub parks: u64,
+    /// Times a submit or a worker woke a parked worker.
+    pub wakes: u64,
+    /// Time since the runtime started.
+    pub uptime: Duration,
+    /// `counters.tasks_run` per second of uptime.
+    pub tasks_per_second: f64,
+    /// Trace events that did not fit in the trace ring.
+    pub trace_dropped: u64,
+}
+
+/// A thread pool running one [`Graph`]: submit inputs, get [`RunHandle`]s.
+///
+/// Dropping the runtime shuts it down like [`Shutdown::Immediate`] and joins every worker.
+///
+/// # Examples
+///
+/// ```
+/// use ringdag_runtime::{GraphBuilder, Runtime};
+///
+/// let mut b = GraphBuilder::<u64, u64, ()>::new();
+/// let a = b.task("a", |cx| Ok(*cx.input() + 1));
+/// let c = b.task("c", move |cx| Ok(cx.value(a).unwrap() * 10));
+/// b.edge(a, c);
+/// let rt = Runtime::builder().workers(2).build(b.build().unwrap()).unwrap();
+/// let result = rt.submit(4).unwrap().wait();
+/// assert_eq!(result.outcome(), Ok(()));
+/// assert_eq!(result.value(c), Some(50));
+/// ```
+pub struct Runtime<
+    I: Copy + Send + Sync + 'static,
+    V: Copy + Send + Sync + 'static,
+    E: Copy + Send + Sync + 'static,
+> {
+    inner: Arc<Inner<I, V, E>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> fmt::Debug
+    for Runtime<I, V, E>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.threads.len())
+            .field("graph", &self.inner.graph)
+            .finish()
+    }
+}
+
+impl Runtime<(), (), ()> {
+    /// A [`Builder`] with the defaults.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+}
+
+impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtime<I, V, E> {
+    /// Submits a run (high priority, no deadline). Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Busy`] when full, [`SubmitError::ShutDown`] after shutdown began.
+    pub fn submit(&self, input: I) -> Result<RunHandle<I, V, E>, SubmitError<I>> {
+        self.submit_with(input, Priority::High, None)
+    }
+
+    /// Submits a run with a priority and an optional deadline for the whole run (the run
+    /// fails with `RunError::DeadlineExceeded` if a node would start after it).
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Self::submit).
+    pub fn submit_with(
+        &self,
+        input: I,
+        priority: Priority,
+        deadline: Option<Duration>,
+    ) -> Result<RunHandle<I, V, E>, SubmitError<I>> {
+        if self.inner.lifecycle.load(Ordering::Acquire) != RUNNING {
+            return Err(SubmitError::ShutDown(input));
+        }
+        let engine = self.inner.engine();
+        engine.sync_tick(self.inner.tick());
+        let opts = SubmitOptions {
+            priority,
+            deadline_ticks: deadline.map(|d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX)),
+        };
+        match engine.submit_with(input, opts) {
+            Ok(id) => Ok(RunHandle {
+                inner: Arc::clone(&self.inner),
+                id,
+                finished: false,
+            }),
+            Err(ringdag_core::sched::SubmitError::Busy(i)) => Err(SubmitError::Busy(i)),
+            Err(ringdag_core::sched::SubmitError::EmptyDag(i)) => Err(SubmitError::EmptyGraph(i)),
+        }
+    }
+
+    /// Submits, waiting (yielding the thread) while the runtime is busy.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::ShutDown`] or [`SubmitError::EmptyGraph`]; never `Busy`.
+    pub fn submit_wait(&self, mut input: I) -> Result<RunHandle<I, V, E>, SubmitError<I>> {
+        loop {
+            match self.submit(input) {
+                Err(SubmitError::Busy(i)) => {
+                    input = i;
+                    std::thread::yield_now();
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The graph.
+    pub fn graph(&self) -> &Graph<I, V, E> {
+        &self.inner.graph
+    }
+
+    /// Worker threads.
+    pub fn workers(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// Stops workers from starting nodes (running ones finish); submits are still accepted.
+    pub fn pause(&self) {
+        self.inner.engine().pause();
+    }
+
+    /// Resumes after [`pause`](Self::pause).
+    pub fn resume(&self) {
+        self.inner.engine().resume();
+    }
+
+    /// A metrics snapshot.
+    pub fn metrics(&self) -> Metrics {
+        let engine = self.inner.engine();
+        let counters = engine.counters();
+        let uptime = self.inner.clock.elapsed();
+        Metrics {
+            counters,
+            ring_depths: engine.ring_depths(),
+            active_runs: engine.active_runs(),
+            workers: self.inner.workers,
+            parks: self.inner.parks.load(Ordering::Relaxed),
+            wakes: self.inner.wakes.load(Ordering::Relaxed),
+            uptime,
+            tasks_per_second: counters.tasks_run as f64 / uptime.as_secs_f64().max(1e-9),
+            trace_dropped: self.inner.trace.dropped(),
+        }
+    }
+
+    /// Writes the timeline of run `run` as Chrome trace JSON (open it in Perfetto or
+    /// `chrome://tracing`): one track per worker, one slice per node execution. Needs
+    /// [`Builder::trace`]; without it the trace has no slices.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `out` returns.
+    pub fn write_chrome_trace<W: io::Write>(&self, run: RunId, out: &mut W) -> io::Result<()> {
+        let events = self.inner.trace.events_of(run);
+        write_chrome_trace(
+            &self.inner.graph.view(),
+            run,
+            self.inner.workers,
+            &events,
+            out,
+        )
+    }
+
+    /// Shuts down (see [`Shutdown`]) and joins every worker thread.
+    pub fn shutdown(mut self, mode: Shutdown) {
+        self.stop(mode);
+    }
+
+    fn stop(&mut self, mode: Shutdown) {
+        let inner = &self.inner;
+        match mode {
+            Shutdown::Graceful => {
+                let _ = inner.lifecycle.compare_exchange(
+                    RUNNING,
+                    DRAINING,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+            }
+            Shutdown::Immediate => {
+                inner.lifecycle.store(STOPPING, Ordering::Release);
+                let engine = inner.engine();
+                engine.resume();
+                for slot in 0..engine.run_slots() {
+                    if let Some(id) = engine.active_in(slot) {
+                        let _ = engine.cancel(id);
+                    }
+                }
+            }
+        }
+        inner.wake_all();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Drop
+    for Runtime<I, V, E>
+{
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.stop(Shutdown::Immediate);
+        }
+    }
+}
+
+/// A submitted run. Wait for it ([`wait`](Self::wait), [`wait_timeout`](Self::wait_timeout),
+/// or `.await`: it is a [`Future`]), or [`cancel`](Self::cancel) it. Dropping the handle
+/// detaches the run: it still runs to completion and its slot is freed when it finishes.
+pub struct RunHandle<
+    I: Copy + Send + Sync + 'static,
+    V: Copy + Send + Sync + 'static,
+    E: Copy + Send + Sync + 'static,
+> {
+    inner: Arc<Inner<I, V, E>>,
+    id: RunId,
+    finished: bool,
+}
+
+impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> fmt::Debug
+    for RunHandle<I, V, E>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunHandle").field("id", &self.id).finish()
+    }
+}
+
+impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> RunHandle<I, V, E> {
+    /// The run's id.
+    pub fn id(&self) -> RunId {
+        self.id
+    }
+
+    /// Cancels the run: nodes not started are skipped; it ends with `RunError::Cancelled`.
+    ///
+    /// # Errors
+    ///
+    /// [`CancelError::NotActive`] if it already finished.
+    pub fn cancel(&self) -> Result<(), CancelError> {
+        self.inner.engine().cancel(self.id)
+    }
+
+    /// Whether the run has finished (its result is ready).
+    pub fn is_finished(&self) -> bool {
+        !self.inner.engine().is_active(self.id)
+    }
+
+    fn try_take(&mut self) -> Option<RunResult<I, V, E>> {
+        let done = self.inner.engine().take(self.id)?;
+        self.finished = true;
+        Some(RunResult {
+            inner: Arc::clone(&self.inner),
+            id: done.into_raw(),
+        })
+    }
+
+    /// Blocks until the run finishes.
+    pub fn wait(mut self) -> RunResult<I, V, E> {
+        let slot = self.id.slot();
+        let inner = Arc::clone(&self.inner);
+        let mut state = inner.lock_waiter(slot);
+        loop {
+            if let Some(result) = self.try_take() {
+                return result;
+            }
+            state = inner.waiters[slot]
+                .done
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Blocks until the run finishes or `timeout` passes; on timeout the handle is given back.
+    ///
+    /// # Errors
+    ///
+    /// `Err(self)` when the run did not finish in time.
+    pub fn wait_timeout(mut self, timeout: Duration) -> Result<RunResult<I, V, E>, Self> {
+        let until = Instant::now() + timeout;
+        let slot = self.id.slot();
+        let inner = Arc::clone(&self.inner);
+        let mut state = inner.lock_waiter(slot);
+        loop {
+            if let Some(result) = self.try_take() {
+                return Ok(result);
+            }
+            let now = Instant::now();
+            if now >= until {
+                drop(state);
+                return Err(self);
+            }
+            state = inner.waiters[slot]
+                .done
+                .wait_timeout(state, until - now)
+                .map_or_else(|e| e.into_inner().0, |(g, _)| g);
+        }
+    }
+}
+
+impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Future
+    for RunHandle<I, V, E>
+{
+    type Output = RunResult<I, V, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let inner = Arc::clone(&this.inner);
+        let mut state = inner.lock_waiter(this.id.slot());
+        if let Some(result) = this.try_take() {
+            return Poll::Ready(result);
+        }
+        match &state.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => state.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Drop
+    for RunHandle<I, V, E>
+{
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let inner = Arc::clone(&self.inner);
+        let mut state = inner.lock_waiter(self.id.slot());
+        state.waker = None;
+        match self.try_take() {
+            Some(result) => {
+                drop(state);
+                drop(result);
+            }
+            None => state.abandoned = true,
+        }
+    }
+}
+
+/// The result of a finished run: its outcome and node values. Dropping it frees the run
+/// slot (nothing is allocated or freed on the heap).
+pub struct RunResult<
+    I: Copy + Send + Sync + 'static,
+    V: Copy + Send + Sync + 'static,
+    E: Copy + Send + Sync + 'static,
+> {
+    inner: Arc<Inner<I, V, E>>,
+    id: RunId,
+}
+
+impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> fmt::Debug
+    for RunResult<I, V, E>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunResult")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> RunResult<I, V, E> {
+    fn with<R>(&self, f: impl FnOnce(&Finished<'_, I, V, E>) -> R) -> R {
+        // SAFETY: `self.id` came from `Finished::into_raw` on this runtime's engine (in
+        // `RunHandle::try_take`), and this `RunResult` is its only owner; the temporary handle
+        // is turned back into the raw id below, so the slot is freed only in `drop`.
+        let done = unsafe { Finished::from_raw(self.inner.engine(), self.id) };
+        let r = f(&done);
+        done.into_raw();
+        r
+    }
+
+    /// The run's id.
+    pub fn id(&self) -> RunId {
+        self.id
+    }
+
+    /// `Ok` if every node that had to run succeeded; otherwise why not.
+    pub fn outcome(&self) -> Result<(), RunError<E>> {
+        self.with(|d| d.outcome())
+    }
+
+    /// The panic message, when the outcome is `RunError::Panicked`.
+    pub fn panic_message(&self) -> Option<String> {
+        self.inner.panics[self.id.slot()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The value of `node`, if it ran and succeeded.
+    pub fn value(&self, node: NodeId) -> Option<V> {
+        self.with(|d| d.value(node))
+    }
+
+    /// Whether `node` ran and succeeded.
+    pub fn ran(&self, node: NodeId) -> bool {
+        self.with(|d| d.ran(node))
+    }
+
+    /// The body results of iterator `iterator`, in item order.
+    pub fn items(&self, iterator: NodeId) -> Vec<V> {
+        self.with(|d| d.items(iterator).to_vec())
+    }
+
+    /// Calls `f` with the body results of `iterator`, in item order, without allocating.
+    pub fn with_items<R>(&self, iterator: NodeId, f: impl FnOnce(&[V]) -> R) -> R {
+        self.with(|d| f(d.items(iterator)))
+    }
+
+    /// The run's input.
+    pub fn input(&self) -> I {
+        self.with(|d| d.input())
+    }
+}
+
+impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Drop
+    for RunResult<I, V, E>
+{
+    fn drop(&mut self) {
+        *self.inner.panics[self.id.slot()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+        // SAFETY: as in `with`; dropping the handle frees the slot, exactly once.
+        drop(unsafe { Finished::from_raw(self.inner.engine(), self.id) });
+    }
+}
