@@ -29,9 +29,12 @@ pub struct Context<'a, I, V> {
     pub(crate) node: u32,
     pub(crate) attempt: u32,
     pub(crate) now: u32,
-    pub(crate) dag: DagView<'a>,
+    pub(crate) dag: &'a DagView<'a>,
+    /// This run's node cells.
     pub(crate) cells: &'a [NodeCell<V>],
+    /// The item storage of all runs, and where this run's begins.
     pub(crate) items: &'a [ItemCell<V>],
+    pub(crate) item_base: usize,
     pub(crate) item: Option<(usize, V)>,
     pub(crate) emit_offset: usize,
     pub(crate) emit_max: u16,
@@ -143,7 +146,8 @@ impl<'a, I, V: Copy> Context<'a, I, V> {
             .state
             .load(crate::sync::Ordering::Relaxed)
             >> node::COUNT_SHIFT) as usize;
-        let cells = &self.items[item_offset as usize..item_offset as usize + count];
+        let start = self.item_base + item_offset as usize;
+        let cells = &self.items[start..start + count];
         // SAFETY: `ItemCell<V>` is `repr(transparent)` over `UnsafeCell<MaybeUninit<V>>` (also
         // transparent), so the cells have `V`'s layout; all `count` items were written by the
         // body and are not written again during this run (see the Acquire above).
@@ -168,7 +172,7 @@ impl<'a, I, V: Copy> Context<'a, I, V> {
             self.overflowed = true;
             return Err(TooManyItems { max: self.emit_max });
         }
-        let cell = &self.items[self.emit_offset + self.emitted];
+        let cell = &self.items[self.item_base + self.emit_offset + self.emitted];
         // SAFETY: this iterator execution is the only one touching its item range (the body
         // tokens are published after it returns).
         cell.value.with_mut(|p| unsafe { (*p).write(item) });

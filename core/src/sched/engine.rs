@@ -2,6 +2,7 @@
 //! [`TaskManager`](super::TaskManager) and the std runtime both drive this one implementation.
 
 use core::fmt;
+use core::mem::MaybeUninit;
 
 use crate::dag::{DagView, NodeId, NodeKind, Succ};
 use crate::ring::RingBuffer;
@@ -260,11 +261,6 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     }
 
     #[inline(always)]
-    fn run_items(&self, slot: usize) -> &'a [ItemCell<V>] {
-        &self.items[slot * self.item_stride..(slot + 1) * self.item_stride]
-    }
-
-    #[inline(always)]
     fn level(flags: u32) -> usize {
         (flags & flag::LOW_PRIORITY != 0) as usize
     }
@@ -404,52 +400,71 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             .fetch_or(why | live | e.attempt() << node::ATTEMPT_SHIFT, Release);
     }
 
-    /// Finds one parked entry that can run now (overflowed, or deferred and due).
-    fn unpark(&self) -> Option<Entry> {
+    /// Collects parked entries that can run now (overflowed, or deferred and due) into
+    /// `out`; returns how many. Scans from where the last scan stopped, skipping runs with
+    /// nothing parked, so repeated scans sweep the storage once rather than restarting.
+    fn unpark(&self, out: &mut [Entry]) -> usize {
         let overflow = self.shared.parked.load(Relaxed) != 0;
         let mut deferred = false;
         if self.shared.deferred.load(Relaxed) != 0 {
             let now = self.now();
             deferred = self.shared.deferred_scan.swap(now, Relaxed) != now;
         }
-        if !overflow && !deferred {
-            return None;
+        let n = self.dag.len();
+        let total = self.runs.len() * n;
+        if (!overflow && !deferred) || total == 0 {
+            return 0;
         }
         let now = self.now();
-        for (slot, run) in self.runs.iter().enumerate() {
+        let mut i = self.shared.scan_cursor.load(Relaxed) as usize % total;
+        let mut scanned = 0;
+        let mut found = 0;
+        while scanned < total && found < out.len() {
+            let (slot, v) = (i / n, i % n);
+            let run = &self.runs[slot];
             if run.parked.load(Relaxed) == 0 {
+                // Nothing parked in this run: jump to the next one.
+                scanned += n - v;
+                i = if slot + 1 == self.runs.len() {
+                    0
+                } else {
+                    (slot + 1) * n
+                };
                 continue;
             }
-            for (v, cell) in self.run_cells(slot).iter().enumerate() {
-                let state = cell.state.load(Relaxed);
-                let why = if state & node::OVERFLOW != 0 {
-                    node::OVERFLOW
-                } else if state & node::DEFERRED != 0
-                    && (tick_reached(now, cell.aux.load(Relaxed))
-                        || run.flags.load(Relaxed) & (flag::FAILED | flag::CANCELLED) != 0)
-                {
-                    node::DEFERRED
-                } else {
-                    continue;
-                };
-                let clear = why | node::LIVE | node::ATTEMPT_MASK;
-                // Acquire: pairs with the Release `fetch_or` in `park`.
-                let old = cell.state.fetch_and(!clear, Acquire);
-                if old & why == 0 {
-                    continue; // another worker claimed it
-                }
-                run.parked.fetch_sub(1, Relaxed);
-                let counter = if why == node::OVERFLOW {
-                    &self.shared.parked
-                } else {
-                    &self.shared.deferred
-                };
-                counter.fetch_sub(1, Relaxed);
-                let attempt = (old & node::ATTEMPT_MASK) >> node::ATTEMPT_SHIFT;
-                return Some(Entry::new(slot, v as u32, attempt, old & node::LIVE != 0));
+            scanned += 1;
+            i = if i + 1 == total { 0 } else { i + 1 };
+            let cell = self.cell(slot, v as u32);
+            let state = cell.state.load(Relaxed);
+            let why = if state & node::OVERFLOW != 0 {
+                node::OVERFLOW
+            } else if state & node::DEFERRED != 0
+                && (tick_reached(now, cell.aux.load(Relaxed))
+                    || run.flags.load(Relaxed) & (flag::FAILED | flag::CANCELLED) != 0)
+            {
+                node::DEFERRED
+            } else {
+                continue;
+            };
+            let clear = why | node::LIVE | node::ATTEMPT_MASK;
+            // Acquire: pairs with the Release `fetch_or` in `park`.
+            let old = cell.state.fetch_and(!clear, Acquire);
+            if old & why == 0 {
+                continue; // another worker claimed it
             }
+            run.parked.fetch_sub(1, Relaxed);
+            let counter = if why == node::OVERFLOW {
+                &self.shared.parked
+            } else {
+                &self.shared.deferred
+            };
+            counter.fetch_sub(1, Relaxed);
+            let attempt = (old & node::ATTEMPT_MASK) >> node::ATTEMPT_SHIFT;
+            out[found] = Entry::new(slot, v as u32, attempt, old & node::LIVE != 0);
+            found += 1;
         }
-        None
+        self.shared.scan_cursor.store(i as u32, Relaxed);
+        found
     }
 
     // ---------------------------------------------------------------- execution
@@ -479,12 +494,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             }
         }
         if n == 0 {
-            match self.unpark() {
-                Some(e) => {
-                    buf[0] = e;
-                    n = 1;
-                }
-                None => return 0,
+            n = self.unpark(&mut buf[..max]);
+            if n == 0 {
+                return 0;
             }
         }
         let mut local = Local::default();
@@ -559,9 +571,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             node: v,
             attempt: e.attempt(),
             now: start,
-            dag: self.dag,
+            dag: &self.dag,
             cells: self.run_cells(slot),
-            items: self.run_items(slot),
+            items: self.items,
+            item_base: slot * self.item_stride,
             item: None,
             emit_offset,
             emit_max,
@@ -704,7 +717,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             return None;
         };
         let info = &self.dag.nodes[body as usize];
-        let items = self.run_items(slot);
+        let items = &self.items[slot * self.item_stride..];
         let run = &self.runs[slot];
         loop {
             // Relaxed: the RMW alone makes each index claimed once; the items' data arrived
@@ -728,9 +741,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                         node: body,
                         attempt,
                         now: start,
-                        dag: self.dag,
+                        dag: &self.dag,
                         cells: self.run_cells(slot),
-                        items,
+                        items: self.items,
+                        item_base: slot * self.item_stride,
                         item: Some((i, item)),
                         emit_offset: 0,
                         emit_max: 0,
@@ -801,9 +815,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let condition = live && info.kind == NodeKind::Condition;
         let chosen = choice.map(|c| 2 + c as u16);
         let has_match = condition && chosen.is_some_and(|c| succ.iter().any(|s| s.label == c));
-        let level = Self::level(self.runs[slot].flags.load(Relaxed));
         let mut next = None;
-        let mut spill = [Entry::default(); SPILL];
+        let mut spill = [MaybeUninit::<Entry>::uninit(); SPILL];
         let mut k = 0;
         for s in succ {
             let taken = live
@@ -824,17 +837,17 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 if next.is_none() {
                     next = Some(ready);
                 } else {
-                    spill[k] = ready;
+                    spill[k].write(ready);
                     k += 1;
                     if k == SPILL {
-                        self.enqueue(level, &spill);
+                        self.enqueue_spill(slot, &spill, k);
                         k = 0;
                     }
                 }
             }
         }
         if k > 0 {
-            self.enqueue(level, &spill[..k]);
+            self.enqueue_spill(slot, &spill, k);
         }
         let count = if matches!(info.kind, NodeKind::Iterator { .. }) {
             2
@@ -843,6 +856,15 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         };
         self.count_resolved(slot, count, local);
         next
+    }
+
+    /// Enqueues the first `k` (initialised) entries of `spill` at the run's priority level.
+    #[inline(always)]
+    fn enqueue_spill(&self, slot: usize, spill: &[MaybeUninit<Entry>; SPILL], k: usize) {
+        let level = Self::level(self.runs[slot].flags.load(Relaxed));
+        // SAFETY: the caller wrote `spill[..k]`; `MaybeUninit<Entry>` has `Entry`'s layout.
+        let ready = unsafe { core::slice::from_raw_parts(spill.as_ptr().cast::<Entry>(), k) };
+        self.enqueue(level, ready);
     }
 
     /// Adds `count` resolved nodes of run `slot` to the worker-local tally.
@@ -1158,7 +1180,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Finished<'a, I, V, E> {
 
     /// The body results of iterator `iterator`, in item order (empty if it did not finish).
     pub fn items(&self, iterator: NodeId) -> &[V] {
-        let cx: Context<'a, I, V> = Context {
+        let cx: Context<'_, I, V> = Context {
             // SAFETY: as in `input`.
             input: self.engine.runs[self.id.slot()]
                 .input
@@ -1167,9 +1189,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Finished<'a, I, V, E> {
             node: 0,
             attempt: 0,
             now: 0,
-            dag: self.engine.dag,
+            dag: &self.engine.dag,
             cells: self.engine.run_cells(self.id.slot()),
-            items: self.engine.run_items(self.id.slot()),
+            items: self.engine.items,
+            item_base: self.id.slot() * self.engine.item_stride,
             item: None,
             emit_offset: 0,
             emit_max: 0,

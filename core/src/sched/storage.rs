@@ -220,6 +220,8 @@ pub struct Shared {
     pub(crate) deferred_scan: AtomicU32,
     /// Finished runs whose id is not in the result ring.
     pub(crate) unlisted: AtomicU32,
+    /// Where the next scan for parked entries starts (flat cell index).
+    pub(crate) scan_cursor: AtomicU32,
     /// Where the next run-slot search starts.
     pub(crate) next_slot: AtomicU32,
     /// Fairness counter for the priority levels.
@@ -256,6 +258,7 @@ macro_rules! zeroed_shared {
                     deferred: AtomicU32::new(0),
                     deferred_scan: AtomicU32::new(u32::MAX),
                     unlisted: AtomicU32::new(0),
+                    scan_cursor: AtomicU32::new(0),
                     next_slot: AtomicU32::new(0),
                     rounds: AtomicU32::new(0),
                     c: CounterCells {
