@@ -435,3 +435,5 @@ impl DagView<'_> {
         &self.pred[self.pred_span[node as usize].range()]
     }
 }
+
+impl core::error::Error for DagError {}

@@ -79,3 +79,18 @@ mod streaming;
 
 pub use mpmc::RingBuffer;
 pub use streaming::StreamingRingBuffer;
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod layout_tests {
+    use super::{spsc, RingBuffer};
+
+    #[test]
+    fn documented_sizes_hold_on_x86_64() {
+        assert_eq!(core::mem::size_of::<RingBuffer<u32, 64>>(), 256 + 64 * 16);
+        assert_eq!(
+            core::mem::size_of::<RingBuffer<u64, 1024>>(),
+            256 + 1024 * 16
+        );
+        assert_eq!(core::mem::size_of::<spsc::Queue<u32, 64>>(), 384 + 64 * 4);
+    }
+}

@@ -14,6 +14,42 @@ const EMPTY: usize = 0;
 /// Slot state in the low bit of a stamp: the slot holds a published value.
 const FULL: usize = 1;
 
+/// Slots handled per loop test in the batch scans and copies (the compiler unrolls the inner
+/// loop over a fixed-size block completely).
+const UNROLL: usize = 8;
+
+/// Calls `f` on the pairs of `a` and `b` (equal lengths), in order, `UNROLL` at a time.
+#[inline(always)]
+fn zip_unrolled<A, B>(a: &[A], b: &[B], mut f: impl FnMut(&A, &B)) {
+    debug_assert_eq!(a.len(), b.len());
+    let (a_blocks, a_rest) = a.as_chunks::<UNROLL>();
+    let (b_blocks, b_rest) = b.as_chunks::<UNROLL>();
+    for (a_block, b_block) in a_blocks.iter().zip(b_blocks) {
+        for (x, y) in a_block.iter().zip(b_block) {
+            f(x, y);
+        }
+    }
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        f(x, y);
+    }
+}
+
+/// As [`zip_unrolled`], with `b` mutable.
+#[inline(always)]
+fn zip_unrolled_mut<A, B>(a: &[A], b: &mut [B], mut f: impl FnMut(&A, &mut B)) {
+    debug_assert_eq!(a.len(), b.len());
+    let (a_blocks, a_rest) = a.as_chunks::<UNROLL>();
+    let (b_blocks, b_rest) = b.as_chunks_mut::<UNROLL>();
+    for (a_block, b_block) in a_blocks.iter().zip(b_blocks) {
+        for (x, y) in a_block.iter().zip(b_block) {
+            f(x, y);
+        }
+    }
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        f(x, y);
+    }
+}
+
 /// One cell of the ring: a stamp that says which position may use it next, and the value.
 struct Slot<T> {
     /// `(lap_base(pos) << 1) | state`, see [`RingBuffer::stamp`].
@@ -270,8 +306,16 @@ impl<T, const N: usize> RingBuffer<T, N> {
             let n = if max == 1 {
                 1
             } else {
-                1 + self.ready_after(pos, state, max - 1)
+                // Scans from `pos` itself again (one more load of a line we just read), so
+                // that a batch of `UNROLL * k` slots has no odd remainder to scan.
+                self.ready_run(pos, state, max)
             };
+            if n == 0 {
+                // The first slot changed since we read it: another thread claimed `pos` and
+                // moved `cursor` on (as in the `diff > 0` case above): progress.
+                pos = cursor.load(Relaxed);
+                continue;
+            }
             // Relaxed: the claim only needs the total order of RMWs on `cursor`; the data is
             // ordered by the slot stamps (Acquire in `Slot::load_stamp`, Release in
             // `Slot::publish`).
@@ -282,52 +326,39 @@ impl<T, const N: usize> RingBuffer<T, N> {
         }
     }
 
-    /// How many of the `max` positions after `pos` (`pos + 1 ..= pos + max`, with
-    /// `max < N`) have their slot ready for `state`, counted from `pos + 1` up to the first
-    /// one that is not.
+    /// How many of the `max` positions `pos..pos + max` (`max <= N`) have their slot ready
+    /// for `state`, counted from `pos` up to the first one that is not.
     ///
     /// The positions map to at most two contiguous runs of `slots`; within a run every
     /// position has the same lap, so every ready slot carries the same stamp.
     #[inline(always)]
-    fn ready_after(&self, pos: usize, state: usize, max: usize) -> usize {
-        let next = pos.wrapping_add(1);
-        let start = next & Self::MASK;
+    fn ready_run(&self, pos: usize, state: usize, max: usize) -> usize {
+        let start = pos & Self::MASK;
         let first = max.min(N - start);
-        let n = Self::count_ready(&self.slots[start..start + first], Self::stamp(next, state));
+        let n = Self::count_ready(&self.slots[start..start + first], Self::stamp(pos, state));
         if n < first || first == max {
             return n;
         }
         // The run wraps to slot 0, whose positions are one lap further.
-        let wrapped = Self::stamp(next.wrapping_add(first), state);
+        let wrapped = Self::stamp(pos.wrapping_add(first), state);
         n + Self::count_ready(&self.slots[..max - first], wrapped)
     }
 
-    /// How many slots at the start of `slots` carry `expected`. Checks four stamps per branch;
-    /// each stamp is loaded once, with Acquire.
+    /// How many slots at the start of `slots` carry `expected`, each stamp loaded once, with
+    /// Acquire. Unrolled: one loop test per `UNROLL` slots, one compare-and-branch each.
     #[inline(always)]
     fn count_ready(slots: &[Slot<T>], expected: usize) -> usize {
+        let (blocks, rest) = slots.as_chunks::<UNROLL>();
         let mut n = 0;
-        let mut blocks = slots.chunks_exact(4);
-        for block in &mut blocks {
-            let stamps = [
-                block[0].load_stamp(),
-                block[1].load_stamp(),
-                block[2].load_stamp(),
-                block[3].load_stamp(),
-            ];
-            let miss = (stamps[0] ^ expected)
-                | (stamps[1] ^ expected)
-                | (stamps[2] ^ expected)
-                | (stamps[3] ^ expected);
-            if miss != 0 {
-                return n + stamps
-                    .iter()
-                    .take_while(|&&stamp| stamp == expected)
-                    .count();
+        for block in blocks {
+            for (i, slot) in block.iter().enumerate() {
+                if slot.load_stamp() != expected {
+                    return n + i;
+                }
             }
-            n += 4;
+            n += UNROLL;
         }
-        for slot in blocks.remainder() {
+        for slot in rest {
             if slot.load_stamp() != expected {
                 break;
             }
@@ -452,21 +483,25 @@ impl<T, const N: usize> RingBuffer<T, N> {
         let Some((pos, n)) = self.claim(&self.tail, EMPTY, len) else {
             return 0;
         };
-        let src = items.as_mut_ptr();
         // SAFETY: the first `n` elements are moved out below; forgetting them first means an
         // unexpected unwind could only leak, never drop twice. (Nothing below can unwind.)
         unsafe { items.set_len(0) };
-        let mut i = 0;
-        for (run, stamp) in self.claimed_runs(pos, n, FULL) {
-            for slot in run {
-                debug_assert!(i < n);
-                // SAFETY: `i < n <= len` (the runs hold `n` slots), so `src.add(i)` is an
-                // initialised element that we own now; the slot belongs to one of the
-                // positions `pos..pos + n` claimed for a push by this thread, unpublished.
-                unsafe { slot.write(src.add(i).read()) };
+        // Taken after `set_len`, so that no later `&mut` use of `items` invalidates it before
+        // the final `set_len`.
+        let src = items.as_mut_ptr();
+        // SAFETY: the `n <= len` elements at `src` are initialised (forgotten, not dropped)
+        // and nothing else accesses the vector's buffer while `moved` is in use.
+        let moved = unsafe { core::slice::from_raw_parts(src, n) };
+        let [(run0, stamp0), (run1, stamp1)] = self.claimed_runs(pos, n, FULL);
+        let (moved0, moved1) = moved.split_at(run0.len());
+        for (run, stamp, moved) in [(run0, stamp0, moved0), (run1, stamp1, moved1)] {
+            zip_unrolled(run, moved, |slot, item| {
+                // SAFETY: `item` is an initialised element that is read exactly once (its
+                // owner forgot it above); the slot belongs to one of the positions
+                // `pos..pos + n` claimed for a push by this thread, unpublished.
+                unsafe { slot.write(ptr::read(item)) };
                 slot.publish(stamp);
-                i += 1;
-            }
+            });
         }
         // SAFETY: elements `n..len` are initialised and still owned by the vector; moving them
         // to the front (overlapping copy) and setting the length keeps each exactly once.
@@ -496,17 +531,17 @@ impl<T, const N: usize> RingBuffer<T, N> {
         let Some((pos, n)) = self.claim(&self.head, FULL, B - len) else {
             return 0;
         };
-        let dst = out.as_mut_ptr();
-        let mut i = len;
-        for (run, stamp) in self.claimed_runs(pos, n, EMPTY) {
+        let [(run0, stamp0), (run1, stamp1)] = self.claimed_runs(pos, n, EMPTY);
+        let (dst0, dst1) = out.spare_capacity_mut()[..n].split_at_mut(run0.len());
+        for (run, stamp, dst) in [(run0, stamp0, dst0), (run1, stamp1, dst1)] {
+            zip_unrolled_mut(run, dst, |slot, item| {
+                // SAFETY: the slot belongs to one of the positions `pos..pos + n` claimed for a
+                // pop by this thread, unpublished.
+                item.write(unsafe { slot.read() });
+            });
+            // Publish after all values are moved out, as in `pop_slice`.
             for slot in run {
-                debug_assert!(i < len + n);
-                // SAFETY: `i < len + n <= B` (the runs hold `n` slots), inside the vector's
-                // buffer and past its length; the slot belongs to one of the positions
-                // `pos..pos + n` claimed for a pop by this thread, unpublished.
-                unsafe { dst.add(i).write(slot.read()) };
                 slot.publish(stamp);
-                i += 1;
             }
         }
         // SAFETY: elements `len..len + n` were initialised just above, and `len + n <= B`.
@@ -536,16 +571,13 @@ impl<T, const N: usize> RingBuffer<T, N> {
         };
         let [(run0, stamp0), (run1, stamp1)] = self.claimed_runs(pos, n, FULL);
         let (items0, items1) = items[..n].split_at(run0.len());
-        for (slot, item) in run0.iter().zip(items0) {
-            // SAFETY: the slot belongs to one of the positions `pos..pos + n` claimed for a
-            // push by this thread, unpublished.
-            unsafe { slot.write(*item) };
-            slot.publish(stamp0);
-        }
-        for (slot, item) in run1.iter().zip(items1) {
-            // SAFETY: as above (the part of the claimed run that wrapped to slot 0).
-            unsafe { slot.write(*item) };
-            slot.publish(stamp1);
+        for (run, stamp, items) in [(run0, stamp0, items0), (run1, stamp1, items1)] {
+            zip_unrolled(run, items, |slot, item| {
+                // SAFETY: the slot belongs to one of the positions `pos..pos + n` claimed for
+                // a push by this thread, unpublished.
+                unsafe { slot.write(*item) };
+                slot.publish(stamp);
+            });
         }
         n
     }
@@ -562,16 +594,17 @@ impl<T, const N: usize> RingBuffer<T, N> {
         };
         let [(run0, stamp0), (run1, stamp1)] = self.claimed_runs(pos, n, EMPTY);
         let (out0, out1) = out[..n].split_at_mut(run0.len());
-        for (slot, item) in run0.iter().zip(out0) {
-            // SAFETY: the slot belongs to one of the positions `pos..pos + n` claimed for a
-            // pop by this thread, unpublished.
-            *item = unsafe { slot.read() };
-            slot.publish(stamp0);
-        }
-        for (slot, item) in run1.iter().zip(out1) {
-            // SAFETY: as above (the part of the claimed run that wrapped to slot 0).
-            *item = unsafe { slot.read() };
-            slot.publish(stamp1);
+        for (run, stamp, out) in [(run0, stamp0, out0), (run1, stamp1, out1)] {
+            zip_unrolled_mut(run, out, |slot, item| {
+                // SAFETY: the slot belongs to one of the positions `pos..pos + n` claimed for
+                // a pop by this thread, unpublished.
+                *item = unsafe { slot.read() };
+            });
+            // Publish after all values are copied out: fewer interleaved stores run faster,
+            // and the slots are handed on in order all the same.
+            for slot in run {
+                slot.publish(stamp);
+            }
         }
         n
     }

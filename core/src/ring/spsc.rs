@@ -249,13 +249,21 @@ impl<T, const N: usize> Producer<'_, T, N> {
         T: Copy,
     {
         let n = self.free(items.len()).min(items.len());
+        if n == 0 {
+            // Nothing to publish: leave the shared `tail` line alone (a spinning producer
+            // would otherwise keep stealing it from the consumer).
+            return 0;
+        }
         let start = self.tail & Queue::<T, N>::MASK;
         let first = n.min(N - start);
         // SAFETY: positions `tail..tail + n` are free and only this producer writes them; the
-        // first run ends at the end of the buffer, the second starts at index 0; `T: Copy`.
-        unsafe {
-            ptr::copy_nonoverlapping(items.as_ptr(), self.queue.slot(self.tail), first);
-            ptr::copy_nonoverlapping(items.as_ptr().add(first), self.queue.slot(0), n - first);
+        // first run ends at the end of the buffer; `T: Copy`.
+        unsafe { ptr::copy_nonoverlapping(items.as_ptr(), self.queue.slot(self.tail), first) };
+        if first < n {
+            // SAFETY: as above; the second run starts at index 0 and holds `n - first` values.
+            unsafe {
+                ptr::copy_nonoverlapping(items.as_ptr().add(first), self.queue.slot(0), n - first);
+            }
         }
         self.commit(n);
         n
@@ -332,12 +340,23 @@ impl<'a, T, const N: usize> Consumer<'a, T, N> {
         T: Copy,
     {
         let n = self.available(out.len()).min(out.len());
+        if n == 0 {
+            // Nothing to release: leave the shared `head` line alone, as in `push_slice`.
+            return 0;
+        }
         let start = self.head & Queue::<T, N>::MASK;
         let first = n.min(N - start);
         // SAFETY: positions `head..head + n` are published; the runs are as in `push_slice`.
-        unsafe {
-            ptr::copy_nonoverlapping(self.queue.slot(self.head), out.as_mut_ptr(), first);
-            ptr::copy_nonoverlapping(self.queue.slot(0), out.as_mut_ptr().add(first), n - first);
+        unsafe { ptr::copy_nonoverlapping(self.queue.slot(self.head), out.as_mut_ptr(), first) };
+        if first < n {
+            // SAFETY: as above, the second run (from index 0).
+            unsafe {
+                ptr::copy_nonoverlapping(
+                    self.queue.slot(0),
+                    out.as_mut_ptr().add(first),
+                    n - first,
+                );
+            }
         }
         self.release(n);
         n
@@ -410,6 +429,13 @@ impl<T, const N: usize> ReadChunk<'_, '_, T, N> {
     /// Removes the first `n` values of the chunk (dropping them); `n` is clamped to `len()`.
     pub fn commit(self, n: usize) {
         let n = n.min(self.len);
+        if !core::mem::needs_drop::<T>() {
+            // Nothing to drop: hand all `n` slots back with one store.
+            if n > 0 {
+                self.consumer.release(n);
+            }
+            return;
+        }
         for _ in 0..n {
             let slot = self.consumer.queue.slot(self.consumer.head);
             // SAFETY: the value at `head` is published; reading moves it out, and releasing

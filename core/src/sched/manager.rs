@@ -230,3 +230,46 @@ impl<
         self.engine().counters()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TaskManager;
+    use crate::dag::{Dag, DagBuilder};
+    use crate::sched::Context;
+
+    fn one(_: &mut Context<'_, u32, u32>) -> Result<u32, ()> {
+        Ok(1)
+    }
+
+    /// The configuration quoted in the README: a 16-node DAG, 4 concurrent runs, rings of 64.
+    type Manager16x4<'d> = TaskManager<'d, u32, u32, (), 16, 16, 4, 0, 64>;
+
+    #[test]
+    fn size_of_a_16_node_4_run_manager_is_what_the_readme_says() {
+        let size = core::mem::size_of::<Manager16x4<'static>>();
+        std::println!("size_of TaskManager<16 nodes, 4 runs, rings of 64> = {size} bytes");
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(size, SIZE_X86_64);
+        let _ = size;
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    const SIZE_X86_64: usize = 5248;
+
+    #[test]
+    fn a_static_manager_runs_a_chain() {
+        static DAG: Dag<u32, u32, (), 16, 16> = Dag::new_or_panic(
+            DagBuilder::new()
+                .task("a", one)
+                .task("b", one)
+                .edge("a", "b")
+                .build(),
+        );
+        static TM: Manager16x4<'static> = TaskManager::new(&DAG);
+        let id = TM.submit(1).unwrap();
+        while TM.step() > 0 {}
+        let done = TM.poll().unwrap();
+        assert_eq!(done.id(), id);
+        assert_eq!(done.outcome(), Ok(()));
+    }
+}

@@ -328,3 +328,8 @@ pub struct Counters {
     /// Most runs in flight at once.
     pub runs_high_water: usize,
 }
+
+impl<E: fmt::Debug> core::error::Error for RunError<E> {}
+impl<I> core::error::Error for SubmitError<I> {}
+impl core::error::Error for CancelError {}
+impl core::error::Error for context::TooManyItems {}
