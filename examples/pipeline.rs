@@ -11,7 +11,7 @@
 //! reports. Prints runs per second and submit-to-result latency (p50, p99) for both runners,
 //! and checks every result against a sequential evaluation.
 //!
-//! `cargo run --release --example pipeline [runs]`
+//! `cargo run --release --example pipeline [runs] [workers]`
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -246,7 +246,10 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(50_000);
-    let workers = ringdag::runtime::default_workers();
+    let workers = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(ringdag::runtime::default_workers);
     println!("ETL pipeline: {runs} runs, {workers} workers, up to 256 runs in flight");
     let ours = run_ringdag(runs, workers);
     let theirs = run_channels(runs, workers);

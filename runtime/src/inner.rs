@@ -249,6 +249,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks 
     }
 
     fn run_finished(&self, run: RunId) {
+        #[cfg(feature = "tracing")]
+        tracing::debug!(run = run.to_bits(), "ringdag run finished");
         let slot = run.slot();
         let mut state = self.lock_waiter(slot);
         if state.abandoned {
