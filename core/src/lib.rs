@@ -25,6 +25,8 @@ compile_error!("`--cfg loom` replaces the atomics; build loom models without `po
 
 mod cache_padded;
 pub mod dag;
+#[cfg(feature = "defmt")]
+mod defmt;
 pub mod ring;
 pub mod sched;
 mod sync;
