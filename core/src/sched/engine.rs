@@ -42,6 +42,10 @@ pub trait Queue<T>: Sync {
     fn pop_slice(&self, out: &mut [T]) -> usize;
     /// Current length (snapshot).
     fn len(&self) -> usize;
+    /// `len() == 0` (snapshot).
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Capacity.
     fn capacity(&self) -> usize;
 }
@@ -1075,7 +1079,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// Whether a task ring holds entries or an entry is parked for lack of ring space: work
     /// that can run now (a snapshot; retries waiting for their tick are not counted).
     pub fn has_ready_work(&self) -> bool {
-        self.queues.iter().any(|q| q.len() > 0) || self.shared.parked.load(Relaxed) != 0
+        self.queues.iter().any(|q| !q.is_empty()) || self.shared.parked.load(Relaxed) != 0
     }
 
     /// Entries in the high and low task rings (a snapshot).
@@ -1085,7 +1089,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
 
     /// Whether any task ring holds entries or any entry is parked (a snapshot).
     pub fn has_work(&self) -> bool {
-        self.queues.iter().any(|q| q.len() > 0)
+        self.queues.iter().any(|q| !q.is_empty())
             || self.shared.parked.load(Relaxed) != 0
             || self.shared.deferred.load(Relaxed) != 0
     }

@@ -256,7 +256,7 @@ macro_rules! zeroed_shared {
                     paused: AtomicU32::new(0),
                     parked: AtomicU32::new(0),
                     deferred: AtomicU32::new(0),
-                    deferred_scan: AtomicU32::new(u32::MAX),
+                    deferred_scan: AtomicU32::new(0),
                     unlisted: AtomicU32::new(0),
                     scan_cursor: AtomicU32::new(0),
                     next_slot: AtomicU32::new(0),
