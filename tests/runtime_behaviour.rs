@@ -1,0 +1,901 @@
+//! Behaviour of the std runtime (`ringdag::runtime`) on real threads: panics, timeouts,
+//! deadlines, shutdown, thread joining, waking parked workers, `.await` from tokio,
+//! `wait_timeout`, detached handles and cancel.
+//!
+//! No assertion measures time. Durations appear only as sleeps that make a node slow (so a
+//! timeout or deadline is certainly exceeded) and as generous bounds that turn a hang into a
+//! test failure instead of a stuck test binary.
+
+use core::future::Future;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::SeqCst};
+use core::time::Duration;
+use std::sync::mpsc;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::thread;
+use std::time::Instant;
+
+use ringdag::runtime::{
+    CancelError, GraphBuilder, IdleStrategy, Priority, RetryPolicy, RunError, Runtime, Shutdown,
+    SubmitError,
+};
+
+/// Bound for anything that must not hang.
+const HANG: Duration = Duration::from_secs(10);
+
+/// The thread-count test needs no other runtime alive in this binary: it takes the write
+/// lock, every other test a read lock.
+static SERIAL: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    SERIAL.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `f` on its own thread and fails the test if it does not return within [`HANG`]
+/// (a hung thread is left behind; the test binary still exits).
+fn within<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
+    within_for(HANG, what, f)
+}
+
+/// [`within`] with its own bound.
+fn within_for<R: Send + 'static>(
+    bound: Duration,
+    what: &str,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> R {
+    let (tx, rx) = mpsc::channel();
+    let t = thread::spawn(move || {
+        let r = f();
+        let _ = tx.send(());
+        r
+    });
+    match rx.recv_timeout(bound) {
+        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => match t.join() {
+            Ok(r) => r,
+            Err(p) => std::panic::resume_unwind(p),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: hung for more than {bound:?}"),
+    }
+}
+
+/// A gate node bodies wait on (bounded, so a bug cannot wedge a worker forever).
+#[derive(Clone, Default)]
+struct Gate(Arc<AtomicBool>);
+
+impl Gate {
+    fn open(&self) {
+        self.0.store(true, SeqCst);
+    }
+    fn wait(&self) {
+        let until = Instant::now() + HANG;
+        while !self.0.load(SeqCst) {
+            assert!(Instant::now() < until, "gate never opened");
+            thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+/// Spins (with sleeps) until `cond` holds; fails after [`HANG`].
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let until = Instant::now() + HANG;
+    while !cond() {
+        assert!(Instant::now() < until, "never happened: {what}");
+        thread::sleep(Duration::from_micros(200));
+    }
+}
+
+#[test]
+fn panic_fails_node_with_message_and_worker_lives_on() {
+    let _s = shared();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let a = b.task("a", |cx| Ok(*cx.input()));
+    let boom = b.task("boom", move |cx| {
+        if *cx.input() % 2 == 1 {
+            panic!("boom on input {}", cx.input());
+        }
+        Ok(cx.value(a).unwrap() + 1)
+    });
+    let after = b.task("after", move |cx| Ok(cx.value(boom).unwrap() * 10));
+    b.edge(a, boom).edge(boom, after);
+    // One worker: if the panic killed it, nothing would run afterwards.
+    let rt = Runtime::builder()
+        .workers(1)
+        .build(b.build().unwrap())
+        .unwrap();
+    for round in 0..3u32 {
+        let r = rt.submit(2 * round + 1).unwrap().wait();
+        assert_eq!(r.outcome(), Err(RunError::Panicked { node: boom }));
+        let msg = r.panic_message().expect("panic message kept");
+        assert!(
+            msg.contains(&format!("boom on input {}", 2 * round + 1)),
+            "{msg}"
+        );
+        assert!(r.ran(a));
+        assert!(
+            !r.ran(boom) && !r.ran(after),
+            "downstream of a panic is skipped"
+        );
+        drop(r);
+        let ok = rt.submit(2 * round).unwrap().wait();
+        assert_eq!(ok.outcome(), Ok(()));
+        assert_eq!(ok.value(after), Some((2 * round + 1) * 10));
+        assert_eq!(ok.panic_message(), None);
+    }
+    let m = rt.metrics();
+    assert_eq!(m.workers, 1);
+    assert_eq!(m.counters.runs_failed, 3);
+    assert_eq!(m.counters.runs_completed, 3);
+}
+
+#[test]
+fn panic_message_is_that_of_the_node_that_failed_the_run() {
+    // Node `flaky` panics on its first attempt and succeeds on the retry; node `fatal` then
+    // panics for good. The run's message must be `fatal`'s, not the retried one's.
+    let _s = shared();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let flaky = b.task("flaky", |cx| {
+        if cx.attempt() == 0 {
+            panic!("transient, retried");
+        }
+        Ok(1)
+    });
+    let fatal = b.task("fatal", |_| -> Result<u32, ()> { panic!("fatal for good") });
+    b.edge(flaky, fatal).retry(
+        flaky,
+        RetryPolicy {
+            attempts: 2,
+            backoff_ticks: 0,
+        },
+    );
+    let rt = Runtime::builder()
+        .workers(1)
+        .build(b.build().unwrap())
+        .unwrap();
+    let r = rt.submit(0).unwrap().wait();
+    assert_eq!(r.outcome(), Err(RunError::Panicked { node: fatal }));
+    assert_eq!(r.value(flaky), Some(1));
+    let msg = r.panic_message().unwrap_or_default();
+    assert!(
+        msg.contains("fatal for good"),
+        "panic_message() = {msg:?}, expected the message of node `fatal`"
+    );
+}
+
+#[test]
+fn node_timeout_fails_run_with_timeout() {
+    let _s = shared();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let slow = b.task("slow", |cx| {
+        if *cx.input() == 1 {
+            thread::sleep(Duration::from_millis(60));
+        }
+        Ok(7)
+    });
+    let next = b.task("next", |_| Ok(8));
+    b.edge(slow, next).timeout(slow, Duration::from_millis(10));
+    let rt = Runtime::builder()
+        .workers(2)
+        .build(b.build().unwrap())
+        .unwrap();
+    let r = within("timeout run", {
+        let h = rt.submit(1).unwrap();
+        move || h.wait()
+    });
+    assert_eq!(r.outcome(), Err(RunError::Timeout { node: slow }));
+    assert!(!r.ran(slow) && !r.ran(next));
+}
+
+#[test]
+fn node_timeout_does_not_count_time_spent_in_the_previous_node() {
+    // `prep` (no timeout) takes 60 ms, then `quick` (timeout 20 ms) returns at once. `quick`
+    // must not time out: its clock starts when it starts. (With one worker, `quick` runs as
+    // the direct continuation of `prep` in the same scheduler step.)
+    let _s = shared();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let prep = b.task("prep", |_| {
+        thread::sleep(Duration::from_millis(60));
+        Ok(1)
+    });
+    let quick = b.task("quick", |_| Ok(2));
+    b.edge(prep, quick)
+        .timeout(quick, Duration::from_millis(20));
+    let rt = Runtime::builder()
+        .workers(1)
+        .build(b.build().unwrap())
+        .unwrap();
+    let r = rt.submit(0).unwrap().wait();
+    assert_eq!(
+        r.outcome(),
+        Ok(()),
+        "a 0 ms node timed out against a 20 ms limit"
+    );
+    assert_eq!(r.value(quick), Some(2));
+}
+
+#[test]
+fn run_deadline_fails_run_with_deadline_exceeded() {
+    // `a` outlives the 10 ms deadline; of its two successors at least the one pushed to the
+    // ring starts after the deadline, so the run fails with DeadlineExceeded.
+    let _s = shared();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let a = b.task("a", |_| {
+        thread::sleep(Duration::from_millis(60));
+        Ok(1)
+    });
+    let l = b.task("l", |_| Ok(2));
+    let r = b.task("r", |_| Ok(3));
+    b.edge(a, l).edge(a, r);
+    let rt = Runtime::builder()
+        .workers(1)
+        .build(b.build().unwrap())
+        .unwrap();
+    let res = rt
+        .submit_with(0, Priority::High, Some(Duration::from_millis(10)))
+        .unwrap()
+        .wait();
+    assert_eq!(res.outcome(), Err(RunError::DeadlineExceeded));
+    assert!(res.ran(a));
+    assert!(!(res.ran(l) && res.ran(r)));
+    // Without a deadline the same graph succeeds.
+    let ok = rt.submit(0).unwrap().wait();
+    assert_eq!(ok.outcome(), Ok(()));
+    // A deadline of 0 is exceeded before the first node.
+    let zero = rt
+        .submit_with(0, Priority::Low, Some(Duration::ZERO))
+        .unwrap()
+        .wait();
+    assert_eq!(zero.outcome(), Err(RunError::DeadlineExceeded));
+    assert!(!zero.ran(a));
+}
+
+#[test]
+fn run_deadline_stops_the_directly_continued_successor() {
+    // Chain a -> b with a 10 ms deadline; `a` takes 60 ms, so `b` would start after the
+    // deadline and must not run. (With one worker `b` is `a`'s direct continuation.)
+    let _s = shared();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let a = b.task("a", |_| {
+        thread::sleep(Duration::from_millis(60));
+        Ok(1)
+    });
+    let next = b.task("b", |_| Ok(2));
+    b.edge(a, next);
+    let rt = Runtime::builder()
+        .workers(1)
+        .build(b.build().unwrap())
+        .unwrap();
+    let res = rt
+        .submit_with(0, Priority::High, Some(Duration::from_millis(10)))
+        .unwrap()
+        .wait();
+    assert_eq!(res.outcome(), Err(RunError::DeadlineExceeded));
+    assert!(
+        !res.ran(next),
+        "a node started 50 ms after the run's deadline"
+    );
+}
+
+/// A chain `first -> mid -> last` whose `first` waits on `gate`; counts starts per run.
+fn gated_chain(
+    gate: &Gate,
+    started: &Arc<Vec<AtomicU32>>,
+) -> (
+    ringdag::runtime::Graph<u32, u32, ()>,
+    [ringdag::runtime::NodeId; 3],
+) {
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let (g, s) = (gate.clone(), Arc::clone(started));
+    let first = b.task("first", move |cx| {
+        s[*cx.input() as usize].fetch_add(1, SeqCst);
+        g.wait();
+        Ok(1)
+    });
+    let s = Arc::clone(started);
+    let mid = b.task("mid", move |cx| {
+        s[*cx.input() as usize].fetch_add(1, SeqCst);
+        Ok(2)
+    });
+    let s = Arc::clone(started);
+    let last = b.task("last", move |cx| {
+        s[*cx.input() as usize].fetch_add(1, SeqCst);
+        Ok(3)
+    });
+    b.edge(first, mid).edge(mid, last);
+    (b.build().unwrap(), [first, mid, last])
+}
+
+fn counters(n: usize) -> Arc<Vec<AtomicU32>> {
+    Arc::new((0..n).map(|_| AtomicU32::new(0)).collect())
+}
+
+fn total(c: &[AtomicU32]) -> u32 {
+    c.iter().map(|x| x.load(SeqCst)).sum()
+}
+
+#[test]
+fn graceful_shutdown_completes_every_run_in_flight() {
+    let _s = shared();
+    const RUNS: usize = 32;
+    let gate = Gate::default();
+    let started = counters(RUNS);
+    let (graph, nodes) = gated_chain(&gate, &started);
+    // Batches of one entry: each worker holds just the run it is blocked in.
+    let rt = Runtime::builder()
+        .workers(2)
+        .batch_size(1)
+        .build(graph)
+        .unwrap();
+    let handles: Vec<_> = (0..RUNS as u32).map(|i| rt.submit(i).unwrap()).collect();
+    // Both workers are inside `first`; the other runs wait in the ring.
+    eventually("both workers blocked", || total(&started) == 2);
+    let calling = Arc::new(AtomicBool::new(false));
+    let opener = {
+        let (gate, calling) = (gate.clone(), Arc::clone(&calling));
+        thread::spawn(move || {
+            eventually("shutdown called", || calling.load(SeqCst));
+            thread::sleep(Duration::from_millis(30));
+            gate.open();
+        })
+    };
+    within("graceful shutdown", move || {
+        calling.store(true, SeqCst);
+        rt.shutdown(Shutdown::Graceful);
+    });
+    opener.join().unwrap();
+    for (i, h) in handles.into_iter().enumerate() {
+        let r = h
+            .wait_timeout(HANG)
+            .expect("run finished before shutdown returned");
+        assert_eq!(r.outcome(), Ok(()), "run {i}");
+        assert!(nodes.iter().all(|&n| r.ran(n)), "run {i}");
+    }
+    assert_eq!(total(&started), 3 * RUNS as u32);
+}
+
+#[test]
+fn graceful_shutdown_of_a_paused_runtime_does_not_hang() {
+    // Graceful shutdown drains accepted runs; a paused runtime cannot drain, and `shutdown`
+    // takes the runtime by value, so nobody can resume it: it must resume (or cancel) itself.
+    let _s = shared();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    b.task("only", |_| Ok(1));
+    let rt = Runtime::builder()
+        .workers(2)
+        .build(b.build().unwrap())
+        .unwrap();
+    rt.pause();
+    let h = rt.submit(0).unwrap();
+    within_for(
+        Duration::from_secs(3),
+        "graceful shutdown while paused",
+        move || rt.shutdown(Shutdown::Graceful),
+    );
+    let r = h.wait_timeout(HANG).expect("run finished");
+    assert!(matches!(r.outcome(), Ok(()) | Err(RunError::Cancelled)));
+}
+
+#[test]
+fn immediate_shutdown_cancels_pending_runs_and_nothing_hangs() {
+    let _s = shared();
+    const RUNS: usize = 64;
+    let gate = Gate::default();
+    let started = counters(RUNS);
+    let (graph, nodes) = gated_chain(&gate, &started);
+    let rt = Runtime::builder()
+        .workers(2)
+        .batch_size(1)
+        .max_runs(RUNS)
+        .build(graph)
+        .unwrap();
+    let handles: Vec<_> = (0..RUNS as u32).map(|i| rt.submit(i).unwrap()).collect();
+    eventually("both workers blocked", || total(&started) == 2);
+    let calling = Arc::new(AtomicBool::new(false));
+    let opener = {
+        let (gate, calling) = (gate.clone(), Arc::clone(&calling));
+        thread::spawn(move || {
+            eventually("shutdown called", || calling.load(SeqCst));
+            thread::sleep(Duration::from_millis(100));
+            gate.open();
+        })
+    };
+    within("immediate shutdown", move || {
+        calling.store(true, SeqCst);
+        rt.shutdown(Shutdown::Immediate);
+    });
+    opener.join().unwrap();
+    let mut cancelled = 0;
+    for (i, h) in handles.into_iter().enumerate() {
+        let r = h
+            .wait_timeout(HANG)
+            .expect("run finished before shutdown returned");
+        let starts = started[i].load(SeqCst);
+        match r.outcome() {
+            Ok(()) => assert!(nodes.iter().all(|&n| r.ran(n)) && starts == 3, "run {i}"),
+            Err(RunError::Cancelled) => cancelled += 1,
+            other => panic!("run {i}: unexpected outcome {other:?}"),
+        }
+        if starts == 0 {
+            assert_eq!(
+                r.outcome(),
+                Err(RunError::Cancelled),
+                "run {i} never started"
+            );
+        }
+    }
+    // The two runs blocked in `first` were in flight when shutdown began; all others waited.
+    assert!(
+        cancelled >= RUNS - 2,
+        "only {cancelled} of {RUNS} runs cancelled"
+    );
+}
+
+#[test]
+fn idle_worker_takes_runs_queued_behind_a_blocked_node() {
+    // Run 0's only node blocks until the gate opens; runs 1..=5 are quick. With two workers,
+    // the quick runs must complete while run 0 blocks one worker: the other is idle. (With
+    // batches, the worker that pops run 0 also takes the quick runs' entries into its local
+    // batch, where no other worker can reach them until run 0's node returns.)
+    let _s = shared();
+    let gate = Gate::default();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let g = gate.clone();
+    let n = b.task("n", move |cx| {
+        if *cx.input() == 0 {
+            g.wait();
+        }
+        Ok(*cx.input())
+    });
+    let rt = Runtime::builder()
+        .workers(2)
+        .build(b.build().unwrap())
+        .unwrap();
+    rt.pause();
+    let blocked = rt.submit(0).unwrap();
+    let quick: Vec<_> = (1..=5).map(|i| rt.submit(i).unwrap()).collect();
+    rt.resume();
+    let mut stuck = 0;
+    let until = Instant::now() + Duration::from_secs(2);
+    for h in quick {
+        match h.wait_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(r) => assert_eq!(r.outcome(), Ok(())),
+            Err(_) => stuck += 1,
+        }
+    }
+    gate.open();
+    assert_eq!(blocked.wait().value(n), Some(0));
+    assert_eq!(
+        stuck, 0,
+        "{stuck} of 5 quick runs waited behind a blocked node while a worker was idle"
+    );
+}
+
+#[cfg(target_os = "linux")]
+fn ringdag_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("ringdag-"))
+        .count()
+}
+
+/// Sets its flag when dropped (a witness that the runtime's shared state was freed).
+struct DropFlag(Arc<AtomicBool>);
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, SeqCst);
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn dropping_the_runtime_joins_every_worker_thread() {
+    let _only = SERIAL.write().unwrap_or_else(|e| e.into_inner());
+    let before = ringdag_threads();
+    for (workers, how) in [
+        (3, None),
+        (4, Some(Shutdown::Graceful)),
+        (2, Some(Shutdown::Immediate)),
+    ] {
+        let freed = Arc::new(AtomicBool::new(false));
+        let witness = DropFlag(Arc::clone(&freed));
+        let mut b = GraphBuilder::<u32, u32, ()>::new();
+        b.task("a", move |cx| {
+            let _keep = &witness;
+            Ok(*cx.input() + 1)
+        });
+        let rt = Runtime::builder()
+            .workers(workers)
+            .build(b.build().unwrap())
+            .unwrap();
+        // Each thread names itself when it starts.
+        eventually("workers named", || ringdag_threads() == before + workers);
+        let a = rt.graph().find("a").unwrap();
+        let r = rt.submit(41).unwrap().wait();
+        assert_eq!(r.value(a), Some(42));
+        drop(r);
+        match how {
+            None => within("drop", move || drop(rt)),
+            Some(mode) => within("shutdown", move || rt.shutdown(mode)),
+        }
+        // Every worker let go of the shared state (the graph and its closures) before the
+        // drop returned: they had all finished.
+        assert!(
+            freed.load(SeqCst),
+            "a worker still held the runtime after drop ({how:?})"
+        );
+        // The kernel removes an exited thread's /proc entry just after `join` can return.
+        eventually("worker threads gone from /proc", || {
+            ringdag_threads() == before
+        });
+    }
+}
+
+#[test]
+fn result_outlives_the_runtime() {
+    let _s = shared();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let a = b.task("a", |cx| Ok(*cx.input() * 3));
+    let rt = Runtime::builder()
+        .workers(2)
+        .build(b.build().unwrap())
+        .unwrap();
+    let r = rt.submit(5).unwrap().wait();
+    let pending = rt.submit(6).unwrap();
+    drop(rt);
+    assert_eq!(r.value(a), Some(15));
+    let r2 = pending
+        .wait_timeout(HANG)
+        .expect("finished before drop returned");
+    assert!(matches!(r2.outcome(), Ok(()) | Err(RunError::Cancelled)));
+}
+
+#[test]
+fn parked_workers_wake_for_a_submit_after_idle() {
+    let _s = shared();
+    for idle in [IdleStrategy::default(), IdleStrategy::Park] {
+        let mut b = GraphBuilder::<u32, u32, ()>::new();
+        let a = b.task("a", |cx| Ok(*cx.input() + 1));
+        let rt = Runtime::builder()
+            .workers(2)
+            .idle_strategy(idle)
+            .build(b.build().unwrap())
+            .unwrap();
+        // Let the workers run out of spins and park.
+        thread::sleep(Duration::from_millis(50));
+        eventually("workers parked", || rt.metrics().parks > 0);
+        for i in 0..5 {
+            thread::sleep(Duration::from_millis(10));
+            let r = rt
+                .submit(i)
+                .unwrap()
+                .wait_timeout(HANG)
+                .expect("a parked runtime did not wake for a submit");
+            assert_eq!(r.value(a), Some(i + 1));
+        }
+        let m = rt.metrics();
+        assert!(m.parks > 0 && m.wakes > 0, "{idle:?}: {m:?}");
+    }
+}
+
+#[test]
+fn run_handle_awaited_from_tokio() {
+    let _s = shared();
+    let gate = Gate::default();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let g = gate.clone();
+    let a = b.task("a", move |cx| {
+        if *cx.input() == 0 {
+            g.wait();
+        }
+        Ok(*cx.input() * 2)
+    });
+    let rt = Arc::new(
+        Runtime::builder()
+            .workers(2)
+            .build(b.build().unwrap())
+            .unwrap(),
+    );
+    let rt2 = Arc::clone(&rt);
+    let opener = gate.clone();
+    let values = within("await from tokio", move || {
+        let tokio_rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        tokio_rt.block_on(async move {
+            // Ready at once or soon.
+            let quick = rt2.submit(21).unwrap().await;
+            assert_eq!(quick.outcome(), Ok(()));
+            // Pending until another thread opens the gate: the waker must fire.
+            let slow = rt2.submit(0).unwrap();
+            let t = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(20));
+                opener.open();
+            });
+            let slow = slow.await;
+            t.join().unwrap();
+            assert_eq!(slow.outcome(), Ok(()));
+            // Many at once, from spawned tasks.
+            let tasks: Vec<_> = (1..=16u32)
+                .map(|i| {
+                    let h = rt2.submit(i).unwrap();
+                    tokio::spawn(async move { h.await.value(a) })
+                })
+                .collect();
+            let mut out = vec![quick.value(a), slow.value(a)];
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        })
+    });
+    let mut expected = vec![Some(42), Some(0)];
+    expected.extend((1..=16).map(|i| Some(i * 2)));
+    assert_eq!(values, expected);
+    assert_eq!(rt.metrics().active_runs, 0);
+}
+
+#[test]
+fn wait_timeout_gives_the_handle_back() {
+    let _s = shared();
+    let gate = Gate::default();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let g = gate.clone();
+    let a = b.task("a", move |_| {
+        g.wait();
+        Ok(9)
+    });
+    let rt = Runtime::builder()
+        .workers(1)
+        .build(b.build().unwrap())
+        .unwrap();
+    let h = rt.submit(0).unwrap();
+    let id = h.id();
+    let h = h
+        .wait_timeout(Duration::from_millis(20))
+        .expect_err("the run cannot finish while the gate is closed");
+    assert_eq!(h.id(), id);
+    assert!(!h.is_finished());
+    let h = h.wait_timeout(Duration::ZERO).expect_err("still blocked");
+    gate.open();
+    let r = h
+        .wait_timeout(HANG)
+        .expect("finished after the gate opened");
+    assert_eq!(r.id(), id);
+    assert_eq!(r.value(a), Some(9));
+}
+
+#[test]
+fn dropped_handle_detaches_and_its_slot_is_freed() {
+    let _s = shared();
+    const SLOTS: usize = 4;
+    let gate = Gate::default();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let (g, r) = (gate.clone(), Arc::clone(&ran));
+    let a = b.task("a", move |cx| {
+        if *cx.input() < 100 {
+            g.wait();
+        }
+        r.fetch_add(1, SeqCst);
+        Ok(*cx.input())
+    });
+    let rt = Runtime::builder()
+        .workers(2)
+        .max_runs(SLOTS)
+        .build(b.build().unwrap())
+        .unwrap();
+    for i in 0..SLOTS as u32 {
+        drop(rt.submit(i).unwrap());
+    }
+    assert!(matches!(rt.submit(100), Err(SubmitError::Busy(100))));
+    gate.open();
+    // The detached runs finish on their own, then their slots come back: SLOTS new runs are
+    // accepted at once (their handles all held together).
+    let until = Instant::now() + HANG;
+    let mut handles = Vec::new();
+    while handles.len() < SLOTS {
+        match rt.submit(100 + handles.len() as u32) {
+            Ok(h) => handles.push(h),
+            Err(SubmitError::Busy(_)) => {
+                assert!(
+                    Instant::now() < until,
+                    "detached runs never freed their slots"
+                );
+                thread::sleep(Duration::from_micros(200));
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    for (k, h) in handles.into_iter().enumerate() {
+        assert_eq!(h.wait().value(a), Some(100 + k as u32));
+    }
+    assert_eq!(ran.load(SeqCst), 2 * SLOTS);
+}
+
+/// A waker whose `clone` takes 50 µs (longer than a mutex spins before it sleeps; a real
+/// executor's clone may allocate, and can be preempted); `wake` does nothing. Each `slow_waker(k)` with a new `k`
+/// is a different waker (`will_wake` is false), so every poll clones it.
+fn slow_waker(k: usize) -> core::task::Waker {
+    use core::task::{RawWaker, RawWakerVTable, Waker};
+    fn clone(data: *const ()) -> RawWaker {
+        let until = Instant::now() + Duration::from_micros(50);
+        while Instant::now() < until {
+            core::hint::spin_loop();
+        }
+        RawWaker::new(data, &VTABLE)
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+    // SAFETY: the vtable's functions never dereference the data pointer (an integer tag),
+    // are thread-safe, and `clone` returns a waker with the same vtable: the `RawWaker`
+    // contract holds.
+    unsafe { Waker::from_raw(RawWaker::new(k as *const (), &VTABLE)) }
+}
+
+#[test]
+fn run_completing_while_its_slot_is_reused_never_leaks_the_slot() {
+    // One run slot, reused over and over. Each round polls its handle with a fresh waker
+    // whose clone is slow, so the handle often holds the slot's waiter lock just when the
+    // worker finishing the run wants it (to notify). The handle then takes the result and
+    // frees the slot, the next run is submitted into the same slot and detached at once, and
+    // only then does the worker get the lock for the *old* run. That late notification must
+    // not consume the new run's "detached" mark: every detached run must free the slot, so
+    // the next round's submit is eventually accepted.
+    let _s = shared();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    b.task("spin", |cx| {
+        let until = Instant::now() + Duration::from_micros(u64::from(*cx.input() % 8));
+        while Instant::now() < until {
+            core::hint::spin_loop();
+        }
+        Ok(1)
+    });
+    let rt = Runtime::builder()
+        .workers(2)
+        .max_runs(1)
+        .build(b.build().unwrap())
+        .unwrap();
+    let submit = |x: u32| {
+        let until = Instant::now() + Duration::from_secs(2);
+        loop {
+            match rt.submit(x) {
+                Ok(h) => return h,
+                Err(SubmitError::Busy(_)) => {
+                    assert!(
+                        Instant::now() < until,
+                        "round {x}: the only run slot leaked ({:?})",
+                        rt.metrics()
+                    );
+                    thread::yield_now();
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    };
+    // A busy thread keeps the other core occupied, so a worker that went to sleep on the
+    // waiter lock takes a while to be scheduled again once the lock is released.
+    let stop = Arc::new(AtomicBool::new(false));
+    let hog = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            while !stop.load(SeqCst) {
+                core::hint::spin_loop();
+            }
+        })
+    };
+    let _stop_hog = DropFlag(Arc::clone(&stop));
+    let mut k = 0;
+    for x in 0..5_000 {
+        let mut h = submit(x);
+        let r = loop {
+            k += 1;
+            let waker = slow_waker(k);
+            let mut cx = core::task::Context::from_waker(&waker);
+            if let core::task::Poll::Ready(r) = core::pin::Pin::new(&mut h).poll(&mut cx) {
+                break r;
+            }
+        };
+        assert_eq!(r.outcome(), Ok(()));
+        drop((r, h));
+        drop(submit(x + 1));
+    }
+    stop.store(true, SeqCst);
+    hog.join().unwrap();
+}
+
+#[test]
+fn cancel_ends_a_run_waiting_in_retry_backoff() {
+    let _s = shared();
+    let attempts = Arc::new(AtomicU32::new(0));
+    let mut b = GraphBuilder::<u32, u32, u8>::new();
+    let k = Arc::clone(&attempts);
+    let a = b.task("a", move |_| {
+        k.fetch_add(1, SeqCst);
+        Err(1)
+    });
+    let next = b.task("next", |_| Ok(2));
+    b.edge(a, next).retry(
+        a,
+        RetryPolicy {
+            attempts: 5,
+            backoff_ticks: 600_000,
+        },
+    );
+    let rt = Runtime::builder()
+        .workers(2)
+        .build(b.build().unwrap())
+        .unwrap();
+    let h = rt.submit(0).unwrap();
+    eventually("first attempt", || attempts.load(SeqCst) == 1);
+    h.cancel().unwrap();
+    let r = h
+        .wait_timeout(HANG)
+        .expect("a cancelled run waited out its 10-minute back-off");
+    assert_eq!(r.outcome(), Err(RunError::Cancelled));
+    assert!(!r.ran(a) && !r.ran(next));
+    assert_eq!(attempts.load(SeqCst), 1);
+    drop(r);
+
+    // The same for an immediate shutdown (Drop) with a run waiting in back-off.
+    let h = rt.submit(0).unwrap();
+    eventually("first attempt", || attempts.load(SeqCst) == 2);
+    within("drop with a run in back-off", move || drop(rt));
+    let r = h.wait_timeout(HANG).expect("finished before drop returned");
+    assert_eq!(r.outcome(), Err(RunError::Cancelled));
+}
+
+#[test]
+fn cancel_skips_nodes_not_started() {
+    let _s = shared();
+    let gate = Gate::default();
+    let started = counters(2);
+    let (graph, [first, mid, last]) = gated_chain(&gate, &started);
+    let rt = Runtime::builder().workers(2).build(graph).unwrap();
+    let h = rt.submit(0).unwrap();
+    eventually("first started", || started[0].load(SeqCst) == 1);
+    h.cancel().unwrap();
+    // Cancelling twice is fine while the run is active.
+    h.cancel().unwrap();
+    gate.open();
+    let r = h.wait_timeout(HANG).expect("cancelled run finished");
+    assert_eq!(r.outcome(), Err(RunError::Cancelled));
+    assert!(r.ran(first), "a node already running finishes");
+    assert!(!r.ran(mid) && !r.ran(last));
+    assert_eq!(started[0].load(SeqCst), 1);
+    assert_eq!(rt.metrics().counters.runs_cancelled, 1);
+
+    // After the run finished (result not yet taken), cancel is refused and the result stands.
+    let h = rt.submit(1).unwrap();
+    eventually("finished", || h.is_finished());
+    assert_eq!(h.cancel(), Err(CancelError::NotActive));
+    assert_eq!(h.wait().outcome(), Ok(()));
+}
+
+#[test]
+fn plain_edge_from_a_condition_is_taken_or_rejected() {
+    // `edge(cond, x)` is documented as "x runs after cond". Either the builder rejects a plain
+    // edge out of a condition, or `x` runs whatever branch the condition picks; silently
+    // skipping `x` on every run is neither.
+    let _s = shared();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let cond = b.condition("cond", |cx| {
+        cx.choose(0);
+        Ok(1)
+    });
+    let yes = b.task("yes", |_| Ok(2));
+    let other = b.task("other", |_| Ok(3));
+    let plain = b.task("plain", |_| Ok(4));
+    b.branch(cond, yes, 0)
+        .default_branch(cond, other)
+        .edge(cond, plain);
+    let Ok(graph) = b.build() else {
+        return; // rejected: fine
+    };
+    let rt = Runtime::builder().workers(1).build(graph).unwrap();
+    let r = rt.submit(0).unwrap().wait();
+    assert_eq!(r.outcome(), Ok(()));
+    assert!(r.ran(yes) && !r.ran(other));
+    assert!(
+        r.ran(plain),
+        "the plain edge out of a condition was never taken"
+    );
+}
