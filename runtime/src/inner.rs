@@ -26,9 +26,11 @@ pub(crate) const STOPPING: u8 = 2;
 /// Per-run-slot notification state for [`RunHandle`](crate::RunHandle)s.
 #[derive(Default)]
 pub(crate) struct WaiterState {
-    pub(crate) waker: Option<Waker>,
-    /// The handle was dropped before the run finished: free the slot when it does.
-    pub(crate) abandoned: bool,
+    /// The waker of the task awaiting this run (tagged: a late event of an earlier run in
+    /// the same slot must not wake or clear it).
+    pub(crate) waker: Option<(RunId, Waker)>,
+    /// The handle of this run was dropped before it finished: free the slot when it does.
+    pub(crate) abandoned: Option<RunId>,
 }
 
 #[derive(Default)]
@@ -46,8 +48,8 @@ pub(crate) struct Inner<I, V, E> {
     queues: [Box<dyn Queue<Entry> + Send>; 2],
     shared: Shared,
     pub(crate) waiters: Box<[Waiter]>,
-    /// Panic message of the first panicking node of the run in each slot.
-    pub(crate) panics: Box<[Mutex<Option<String>>]>,
+    /// Per run slot: the node and message of the first panic on a node's last attempt.
+    pub(crate) panics: Box<[Mutex<Option<(NodeId, String)>>]>,
     sleep: Mutex<()>,
     wake: Condvar,
     sleepers: AtomicUsize,
@@ -179,7 +181,12 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
         loop {
             let engine = self.engine();
             engine.sync_tick(self.tick());
-            if engine.step(&bodies, self.batch) > 0 {
+            // Take at most half a fair share of what is queued: entries popped together wait
+            // behind the first one, so a node that blocks must not hold back work an idle
+            // worker could run. Deep rings still give full batches.
+            let [high, low] = engine.ring_depths();
+            let share = ((high + low) / (2 * self.workers)).clamp(1, self.batch);
+            if engine.step(&bodies, share) > 0 {
                 idle = 0;
                 continue;
             }
@@ -238,6 +245,10 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
 }
 
 impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks for Inner<I, V, E> {
+    fn clock(&self) -> Option<u32> {
+        Some(self.tick())
+    }
+
     fn work_available(&self) {
         // SeqCst fence: pairs with the fence in `park` (see there).
         fence(Ordering::SeqCst);
@@ -253,14 +264,16 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks 
         tracing::debug!(run = run.to_bits(), "ringdag run finished");
         let slot = run.slot();
         let mut state = self.lock_waiter(slot);
-        if state.abandoned {
-            state.abandoned = false;
+        if state.abandoned == Some(run) {
+            state.abandoned = None;
             drop(state);
             self.discard(run);
             return;
         }
-        if let Some(waker) = state.waker.take() {
-            waker.wake();
+        if state.waker.as_ref().is_some_and(|(id, _)| *id == run) {
+            if let Some((_, waker)) = state.waker.take() {
+                waker.wake();
+            }
         }
         drop(state);
         self.waiters[slot].done.notify_all();
@@ -304,9 +317,6 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Bodies
         let _span =
             tracing::trace_span!("node", name = cx.name(), run = cx.run().to_bits()).entered();
         let result = catch_unwind(AssertUnwindSafe(|| body(cx)));
-        if timed {
-            inner.engine().sync_tick(inner.tick());
-        }
         if let Some(start) = start {
             let end = inner.clock.elapsed();
             inner.trace.record(TraceEvent {
@@ -322,11 +332,16 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Bodies
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(Failure::Error(e)),
             Err(payload) => {
-                let mut slot = inner.panics[cx.run().slot()]
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                if slot.is_none() {
-                    *slot = Some(panic_message(&*payload));
+                // Kept only for a node's last attempt: a panic that a retry recovers from is
+                // not the run's failure.
+                let attempts = u32::from(inner.graph.view().nodes[node.index()].retry.attempts);
+                if cx.attempt() + 1 >= attempts {
+                    let mut slot = inner.panics[cx.run().slot()]
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner());
+                    if slot.is_none() {
+                        *slot = Some((node, panic_message(&*payload)));
+                    }
                 }
                 Err(Failure::Panicked)
             }

@@ -98,7 +98,11 @@ impl Builder {
         self
     }
 
-    /// Entries a worker takes from the task ring at once (1 to 32). Default 32.
+    /// Most entries a worker takes from the task ring at once (1 to 32). Default 32. A worker
+    /// takes at most half its fair share of the queued entries (queue depth / 2 / workers), so
+    /// batches are large only when the ring is deep. Entries taken together run one after the
+    /// other on that worker: with nodes that block for long, `batch_size(1)` guarantees that no
+    /// entry waits behind a blocked node while another worker is idle.
     pub fn batch_size(mut self, n: usize) -> Self {
         self.batch = n;
         self
@@ -437,6 +441,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 );
+                // A paused runtime could never drain.
+                inner.engine().resume();
             }
             Shutdown::Immediate => {
                 inner.lifecycle.store(STOPPING, Ordering::Release);
@@ -572,8 +578,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Future
             return Poll::Ready(result);
         }
         match &state.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => state.waker = Some(cx.waker().clone()),
+            Some((id, w)) if *id == this.id && w.will_wake(cx.waker()) => {}
+            _ => state.waker = Some((this.id, cx.waker().clone())),
         }
         Poll::Pending
     }
@@ -588,13 +594,15 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Drop
         }
         let inner = Arc::clone(&self.inner);
         let mut state = inner.lock_waiter(self.id.slot());
-        state.waker = None;
+        if state.waker.as_ref().is_some_and(|(id, _)| *id == self.id) {
+            state.waker = None;
+        }
         match self.try_take() {
             Some(result) => {
                 drop(state);
                 drop(result);
             }
-            None => state.abandoned = true,
+            None => state.abandoned = Some(self.id),
         }
     }
 }
@@ -641,12 +649,19 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> RunRes
         self.with(|d| d.outcome())
     }
 
-    /// The panic message, when the outcome is `RunError::Panicked`.
+    /// The panic message, when the outcome is `RunError::Panicked` (the message of the
+    /// panicking node's last attempt).
     pub fn panic_message(&self) -> Option<String> {
-        self.inner.panics[self.id.slot()]
+        let Err(RunError::Panicked { node }) = self.outcome() else {
+            return None;
+        };
+        let stored = self.inner.panics[self.id.slot()]
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .unwrap_or_else(|e| e.into_inner());
+        stored
+            .as_ref()
+            .filter(|(n, _)| *n == node)
+            .map(|(_, msg)| msg.clone())
     }
 
     /// The value of `node`, if it ran and succeeded.

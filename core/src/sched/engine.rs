@@ -85,6 +85,12 @@ pub trait Hooks: Sync {
     fn work_available(&self) {}
     /// A run finished (its result can be taken).
     fn run_finished(&self, _run: RunId) {}
+    /// The current tick from a clock, for drivers whose ticks follow real time. The engine asks
+    /// just before it checks a run deadline or a node timeout, so those use a fresh tick;
+    /// `None` (the default) means ticks only move through `advance_tick`.
+    fn clock(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// Hooks that do nothing (firmware: `poll` finds finished runs in the result ring).
@@ -533,7 +539,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if flags & (flag::FAILED | flag::CANCELLED) != 0 {
             return true;
         }
-        if flags & flag::HAS_DEADLINE != 0 && tick_reached(self.now(), run.deadline.load(Relaxed)) {
+        if flags & flag::HAS_DEADLINE != 0
+            && tick_reached(self.fresh_now(), run.deadline.load(Relaxed))
+        {
             self.fail(slot, RunError::DeadlineExceeded);
             return true;
         }
@@ -565,7 +573,11 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             _ => (0, 0),
         };
         let run = &self.runs[slot];
-        let start = self.now();
+        let start = if info.timeout_ticks.is_some() {
+            self.fresh_now()
+        } else {
+            self.now()
+        };
         let mut cx = Context {
             // SAFETY: the input was written before the slot became ACTIVE and the root entries
             // were published (Release/Acquire through the ring or the pending chain); it is
@@ -600,7 +612,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             Ok(_)
                 if info
                     .timeout_ticks
-                    .is_some_and(|t| self.now().wrapping_sub(start) > t) =>
+                    .is_some_and(|t| self.fresh_now().wrapping_sub(start) > t) =>
             {
                 Err((RunError::Timeout { node: node_id }, true))
             }
@@ -737,7 +749,11 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 let item = item_cell.value.with(|p| unsafe { (*p).assume_init_read() });
                 let mut attempt = 0;
                 loop {
-                    let start = self.now();
+                    let start = if info.timeout_ticks.is_some() {
+                        self.fresh_now()
+                    } else {
+                        self.now()
+                    };
                     let mut cx = Context {
                         // SAFETY: as in `execute`.
                         input: run.input.with(|p| unsafe { &*(*p).as_ptr() }),
@@ -762,7 +778,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                         Ok(_)
                             if info
                                 .timeout_ticks
-                                .is_some_and(|t| self.now().wrapping_sub(start) > t) =>
+                                .is_some_and(|t| self.fresh_now().wrapping_sub(start) > t) =>
                         {
                             Err(RunError::Timeout { node: node_id })
                         }
@@ -823,8 +839,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let mut spill = [MaybeUninit::<Entry>::uninit(); SPILL];
         let mut k = 0;
         for s in succ {
+            // A plain edge out of a condition is always taken; labelled ones by the choice.
             let taken = live
                 && (!condition
+                    || s.label == Succ::ALWAYS
                     || if has_match {
                         Some(s.label) == chosen
                     } else {
@@ -1063,6 +1081,14 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if tick_reached(tick, now) && tick != now {
             self.shared.tick.fetch_max(tick, Relaxed);
         }
+    }
+
+    /// The current tick, first brought up to date from the driver's clock if it has one.
+    fn fresh_now(&self) -> u32 {
+        if let Some(t) = self.hooks.clock() {
+            self.sync_tick(t);
+        }
+        self.now()
     }
 
     /// The current tick.

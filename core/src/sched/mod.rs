@@ -285,7 +285,10 @@ pub enum Priority {
 pub struct SubmitOptions {
     /// The priority level.
     pub priority: Priority,
-    /// Fail the run if it has not finished this many ticks after submission.
+    /// This many ticks after submission the run stops starting nodes: the first node that
+    /// would start after the deadline fails the run with [`RunError::DeadlineExceeded`] (a node
+    /// already running is not interrupted; a run whose last node finishes late still ends
+    /// `Ok`).
     pub deadline_ticks: Option<u32>,
 }
 
