@@ -1,4 +1,6 @@
-//! ringdag: DAGs of tasks on fixed-capacity, cache-padded, lock-free ring buffers.
+#![doc = include_str!("../README.md")]
+//!
+//! ---
 //!
 //! This facade re-exports [`ringdag_core`] (always) and `ringdag_runtime` as [`runtime`]
 //! (with the default `std` feature).
