@@ -1,1 +1,607 @@
-fn main() {}
+//! Side-by-side comparison of ringdag's rings with their peers, in one run.
+//!
+//! Workloads (u64 payload, capacity 8192 everywhere):
+//! - `pair`: one push then one pop, single thread;
+//! - `burst128`: 128 pushes then 128 pops, single thread;
+//! - `batch128`: 128 values in and out through each ring's slice/chunk API, single thread;
+//! - `spsc_2threads`: one producer thread and one consumer thread move `SPSC_ITEMS` values;
+//! - `mpmc_2p2c`: two producers and two consumers move `MPMC_ITEMS` values in total.
+//!
+//! Peers: crossbeam `ArrayQueue`, `rtrb`, `heapless::mpmc` (feature `mpmc_large`),
+//! `heapless::spsc`, `std::sync::mpsc::sync_channel`, crossbeam-channel `bounded`.
+//! In the threaded workloads every queue waits the same way when full/empty: a few
+//! `spin_loop` hints, then `yield_now` (the machine may have fewer cores than threads).
+//! Read the results as ratios within one run, not as absolute times.
+//!
+//! Run: `cargo bench --bench ring_peers`.
+
+use core::hint::black_box;
+use core::time::Duration;
+use std::sync::mpsc;
+use std::sync::Barrier;
+use std::thread;
+use std::time::Instant;
+
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, Criterion, SamplingMode, Throughput,
+};
+use ringdag::ring::{spsc, RingBuffer};
+
+const CAP: usize = 8192;
+const BATCH: usize = 128;
+/// Values per iteration of the threaded workloads (smaller in unoptimised test runs).
+const SPSC_ITEMS: u64 = if cfg!(debug_assertions) {
+    1 << 12
+} else {
+    1 << 20
+};
+const MPMC_ITEMS: u64 = if cfg!(debug_assertions) {
+    1 << 12
+} else {
+    1 << 19
+};
+
+type Ours = RingBuffer<u64, CAP>;
+type OursSpsc = spsc::Queue<u64, CAP>;
+type HeaplessMpmc = heapless::mpmc::Queue<u64, CAP>;
+
+/// heapless deprecates `mpmc::Queue::new` because a preempted thread can make others fail
+/// (true of every Vyukov ring, ours included, see `ringdag::ring`); it is measured anyway.
+#[allow(deprecated)]
+fn heapless_mpmc() -> Box<HeaplessMpmc> {
+    Box::new(HeaplessMpmc::new())
+}
+type HeaplessSpsc = heapless::spsc::Queue<u64, CAP>;
+
+fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
+    group.warm_up_time(Duration::from_millis(700));
+    group.measurement_time(Duration::from_secs(2));
+    group.sample_size(25);
+}
+
+/// Waits a little after a failed push/pop: spin first, then give the core away.
+#[inline(always)]
+fn backoff(spins: &mut u32) {
+    if *spins < 64 {
+        *spins += 1;
+        core::hint::spin_loop();
+    } else {
+        thread::yield_now();
+    }
+}
+
+/// Pushes one value, waiting while the queue is full.
+#[inline(always)]
+fn push_wait<Q: ?Sized>(q: &mut Q, v: u64, push: impl Fn(&mut Q, u64) -> bool) {
+    let mut spins = 0;
+    while !push(q, v) {
+        backoff(&mut spins);
+    }
+}
+
+/// Pops one value, waiting while the queue is empty.
+#[inline(always)]
+fn pop_wait<Q: ?Sized>(q: &mut Q, pop: impl Fn(&mut Q) -> Option<u64>) -> u64 {
+    let mut spins = 0;
+    loop {
+        if let Some(v) = pop(q) {
+            return v;
+        }
+        backoff(&mut spins);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) push + pop pair and (b) burst of 128, single thread
+
+fn single_thread<Q>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    q: &mut Q,
+    push: impl Fn(&mut Q, u64) -> bool + Copy,
+    pop: impl Fn(&mut Q) -> Option<u64> + Copy,
+    burst: usize,
+) {
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            for i in 0..burst {
+                let ok = push(q, black_box(i as u64));
+                debug_assert!(ok);
+                black_box(ok);
+            }
+            for _ in 0..burst {
+                black_box(pop(q));
+            }
+        })
+    });
+}
+
+fn single_thread_group(c: &mut Criterion, group_name: &str, burst: usize) {
+    let mut group = c.benchmark_group(group_name);
+    configure(&mut group);
+    group.throughput(Throughput::Elements(burst as u64));
+
+    let ours = Box::new(Ours::new());
+    single_thread(
+        &mut group,
+        "ringdag_RingBuffer",
+        &mut &*ours,
+        |q, v| q.push(v).is_ok(),
+        |q| q.pop(),
+        burst,
+    );
+    let mut ours_spsc = Box::new(OursSpsc::new());
+    {
+        let (p, c) = ours_spsc.split();
+        let mut pc = (p, c);
+        single_thread(
+            &mut group,
+            "ringdag_spsc",
+            &mut pc,
+            |q, v| q.0.push(v).is_ok(),
+            |q| q.1.pop(),
+            burst,
+        );
+    }
+    let mut aq = crossbeam_queue::ArrayQueue::<u64>::new(CAP);
+    single_thread(
+        &mut group,
+        "crossbeam_ArrayQueue",
+        &mut aq,
+        |q, v| q.push(v).is_ok(),
+        |q| q.pop(),
+        burst,
+    );
+    let mut rt = rtrb::RingBuffer::<u64>::new(CAP);
+    single_thread(
+        &mut group,
+        "rtrb",
+        &mut rt,
+        |q, v| q.0.push(v).is_ok(),
+        |q| q.1.pop().ok(),
+        burst,
+    );
+    let hm = heapless_mpmc();
+    single_thread(
+        &mut group,
+        "heapless_mpmc",
+        &mut &*hm,
+        |q, v| q.enqueue(v).is_ok(),
+        |q| q.dequeue(),
+        burst,
+    );
+    let mut hs = Box::new(HeaplessSpsc::new());
+    {
+        let mut pc = hs.split();
+        single_thread(
+            &mut group,
+            "heapless_spsc",
+            &mut pc,
+            |q, v| q.0.enqueue(v).is_ok(),
+            |q| q.1.dequeue(),
+            burst,
+        );
+    }
+    let mut sc = mpsc::sync_channel::<u64>(CAP);
+    single_thread(
+        &mut group,
+        "std_sync_channel",
+        &mut sc,
+        |q, v| q.0.try_send(v).is_ok(),
+        |q| q.1.try_recv().ok(),
+        burst,
+    );
+    let mut cc = crossbeam_channel::bounded::<u64>(CAP);
+    single_thread(
+        &mut group,
+        "crossbeam_channel",
+        &mut cc,
+        |q, v| q.0.try_send(v).is_ok(),
+        |q| q.1.try_recv().ok(),
+        burst,
+    );
+    group.finish();
+    drop((ours, ours_spsc, hm, hs));
+}
+
+fn pair(c: &mut Criterion) {
+    single_thread_group(c, "pair", 1);
+}
+
+fn burst128(c: &mut Criterion) {
+    single_thread_group(c, "burst128", BATCH);
+}
+
+// ---------------------------------------------------------------------------------------------
+// (c) batch of 128 through the slice/chunk APIs, single thread
+
+fn batch128(c: &mut Criterion) {
+    let mut group = c.benchmark_group("batch128");
+    configure(&mut group);
+    group.throughput(Throughput::Elements(BATCH as u64));
+    let src: Vec<u64> = (0..BATCH as u64).collect();
+    let mut dst = vec![0u64; BATCH];
+
+    let ours = Box::new(Ours::new());
+    group.bench_function("ringdag_RingBuffer_slice", |b| {
+        b.iter(|| {
+            let n = ours.push_slice(black_box(&src));
+            debug_assert_eq!(n, BATCH);
+            black_box(ours.pop_slice(black_box(&mut dst)));
+        })
+    });
+    let mut ours_spsc = Box::new(OursSpsc::new());
+    {
+        let (mut p, mut c) = ours_spsc.split();
+        group.bench_function("ringdag_spsc_slice", |b| {
+            b.iter(|| {
+                let n = p.push_slice(black_box(&src));
+                debug_assert_eq!(n, BATCH);
+                black_box(c.pop_slice(black_box(&mut dst)));
+            })
+        });
+    }
+    let (mut p, mut c) = rtrb::RingBuffer::<u64>::new(CAP);
+    group.bench_function("rtrb_chunk_copy", |b| {
+        b.iter(|| {
+            let (_, rest) = p.push_partial_slice(black_box(&src));
+            debug_assert!(rest.is_empty());
+            let (popped, _) = c.pop_partial_slice(black_box(&mut dst));
+            black_box(popped);
+        })
+    });
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// (d) SPSC across two threads
+
+/// Moves `n` values from a producer thread to this thread; returns the time from the start
+/// signal to the last value received.
+fn run_spsc<P: Send, C>(
+    n: u64,
+    mut p: P,
+    mut c: C,
+    push: impl Fn(&mut P, u64) -> bool + Send,
+    pop: impl Fn(&mut C) -> Option<u64>,
+) -> Duration {
+    let start = Barrier::new(2);
+    let start = &start;
+    thread::scope(|s| {
+        s.spawn(move || {
+            start.wait();
+            for i in 0..n {
+                push_wait(&mut p, i, &push);
+            }
+        });
+        start.wait();
+        let t = Instant::now();
+        let mut sum = 0u64;
+        for _ in 0..n {
+            sum = sum.wrapping_add(pop_wait(&mut c, &pop));
+        }
+        let elapsed = t.elapsed();
+        assert_eq!(sum, n * (n - 1) / 2);
+        elapsed
+    })
+}
+
+/// As `run_spsc`, moving values in slices of up to `BATCH`.
+fn run_spsc_slices<P: Send, C>(
+    n: u64,
+    mut p: P,
+    mut c: C,
+    push: impl Fn(&mut P, &[u64]) -> usize + Send,
+    pop: impl Fn(&mut C, &mut [u64]) -> usize,
+) -> Duration {
+    let start = Barrier::new(2);
+    let start = &start;
+    thread::scope(|s| {
+        s.spawn(move || {
+            let mut buf = [0u64; BATCH];
+            start.wait();
+            let mut next = 0;
+            let mut spins = 0;
+            while next < n {
+                let k = (n - next).min(BATCH as u64) as usize;
+                for (j, slot) in buf[..k].iter_mut().enumerate() {
+                    *slot = next + j as u64;
+                }
+                let mut done = 0;
+                while done < k {
+                    let m = push(&mut p, &buf[done..k]);
+                    if m == 0 {
+                        backoff(&mut spins);
+                    } else {
+                        spins = 0;
+                    }
+                    done += m;
+                }
+                next += k as u64;
+            }
+        });
+        let mut buf = [0u64; BATCH];
+        start.wait();
+        let t = Instant::now();
+        let mut sum = 0u64;
+        let mut got = 0;
+        let mut spins = 0;
+        while got < n {
+            let m = pop(&mut c, &mut buf);
+            if m == 0 {
+                backoff(&mut spins);
+                continue;
+            }
+            spins = 0;
+            for v in &buf[..m] {
+                sum = sum.wrapping_add(*v);
+            }
+            got += m as u64;
+        }
+        let elapsed = t.elapsed();
+        assert_eq!(sum, n * (n - 1) / 2);
+        elapsed
+    })
+}
+
+fn spsc_2threads(c: &mut Criterion) {
+    let mut group = c.benchmark_group("spsc_2threads");
+    configure(&mut group);
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(20);
+    group.throughput(Throughput::Elements(SPSC_ITEMS));
+    let n = SPSC_ITEMS;
+    let timed = |iters: u64, mut one: Box<dyn FnMut() -> Duration + '_>| {
+        (0..iters).map(|_| one()).sum::<Duration>()
+    };
+
+    let ours = Box::new(Ours::new());
+    group.bench_function("ringdag_RingBuffer", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| run_spsc(n, &*ours, &*ours, |q, v| q.push(v).is_ok(), |q| q.pop())),
+            )
+        })
+    });
+    let mut ours_spsc = Box::new(OursSpsc::new());
+    group.bench_function("ringdag_spsc", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| {
+                    let (p, c) = ours_spsc.split();
+                    run_spsc(n, p, c, |p, v| p.push(v).is_ok(), |c| c.pop())
+                }),
+            )
+        })
+    });
+    let aq = crossbeam_queue::ArrayQueue::<u64>::new(CAP);
+    group.bench_function("crossbeam_ArrayQueue", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| run_spsc(n, &aq, &aq, |q, v| q.push(v).is_ok(), |q| q.pop())),
+            )
+        })
+    });
+    group.bench_function("rtrb", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| {
+                    let (p, c) = rtrb::RingBuffer::<u64>::new(CAP);
+                    run_spsc(n, p, c, |p, v| p.push(v).is_ok(), |c| c.pop().ok())
+                }),
+            )
+        })
+    });
+    let hm = heapless_mpmc();
+    group.bench_function("heapless_mpmc", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| run_spsc(n, &*hm, &*hm, |q, v| q.enqueue(v).is_ok(), |q| q.dequeue())),
+            )
+        })
+    });
+    let mut hs = Box::new(HeaplessSpsc::new());
+    group.bench_function("heapless_spsc", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| {
+                    let (p, c) = hs.split();
+                    run_spsc(n, p, c, |p, v| p.enqueue(v).is_ok(), |c| c.dequeue())
+                }),
+            )
+        })
+    });
+    group.bench_function("std_sync_channel", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| {
+                    let (tx, rx) = mpsc::sync_channel::<u64>(CAP);
+                    run_spsc(
+                        n,
+                        tx,
+                        rx,
+                        |p, v| p.try_send(v).is_ok(),
+                        |c| c.try_recv().ok(),
+                    )
+                }),
+            )
+        })
+    });
+    group.bench_function("crossbeam_channel", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| {
+                    let (tx, rx) = crossbeam_channel::bounded::<u64>(CAP);
+                    run_spsc(
+                        n,
+                        tx,
+                        rx,
+                        |p, v| p.try_send(v).is_ok(),
+                        |c| c.try_recv().ok(),
+                    )
+                }),
+            )
+        })
+    });
+    // Batched variants: the slice / chunk APIs, up to BATCH values per call.
+    group.bench_function("ringdag_RingBuffer_slice128", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| {
+                    run_spsc_slices(
+                        n,
+                        &*ours,
+                        &*ours,
+                        |q, s| q.push_slice(s),
+                        |q, s| q.pop_slice(s),
+                    )
+                }),
+            )
+        })
+    });
+    group.bench_function("ringdag_spsc_slice128", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| {
+                    let (p, c) = ours_spsc.split();
+                    run_spsc_slices(n, p, c, |p, s| p.push_slice(s), |c, s| c.pop_slice(s))
+                }),
+            )
+        })
+    });
+    group.bench_function("rtrb_chunk128", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| {
+                    let (p, c) = rtrb::RingBuffer::<u64>::new(CAP);
+                    run_spsc_slices(
+                        n,
+                        p,
+                        c,
+                        |p, s| p.push_partial_slice(s).0.len(),
+                        |c, s| c.pop_partial_slice(s).0.len(),
+                    )
+                }),
+            )
+        })
+    });
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// (e) two producers, two consumers
+
+/// Two producer threads push `n / 2` values each and two consumer threads pop `n / 2` each;
+/// returns the time from the start signal until all four are done.
+fn run_mpmc<Q: Sync + ?Sized>(
+    n: u64,
+    q: &Q,
+    push: impl Fn(&Q, u64) -> bool + Sync,
+    pop: impl Fn(&Q) -> Option<u64> + Sync,
+) -> Duration {
+    let start = Barrier::new(5);
+    let half = n / 2;
+    thread::scope(|s| {
+        for id in 0..2u64 {
+            let (start, push) = (&start, &push);
+            s.spawn(move || {
+                start.wait();
+                for i in 0..half {
+                    push_wait(&mut &*q, id * half + i, |q, v| push(*q, v));
+                }
+            });
+        }
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let (start, pop) = (&start, &pop);
+                s.spawn(move || {
+                    start.wait();
+                    let mut sum = 0u64;
+                    for _ in 0..half {
+                        sum = sum.wrapping_add(pop_wait(&mut &*q, |q| pop(*q)));
+                    }
+                    sum
+                })
+            })
+            .collect();
+        start.wait();
+        let t = Instant::now();
+        let sum: u64 = consumers.into_iter().map(|h| h.join().unwrap()).sum();
+        let elapsed = t.elapsed();
+        assert_eq!(sum, n * (n - 1) / 2);
+        elapsed
+    })
+}
+
+fn mpmc_2p2c(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mpmc_2p2c");
+    configure(&mut group);
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(20);
+    group.throughput(Throughput::Elements(MPMC_ITEMS));
+    let n = MPMC_ITEMS;
+    let timed = |iters: u64, mut one: Box<dyn FnMut() -> Duration + '_>| {
+        (0..iters).map(|_| one()).sum::<Duration>()
+    };
+
+    let ours = Box::new(Ours::new());
+    group.bench_function("ringdag_RingBuffer", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| run_mpmc(n, &*ours, |q, v| q.push(v).is_ok(), |q| q.pop())),
+            )
+        })
+    });
+    let aq = crossbeam_queue::ArrayQueue::<u64>::new(CAP);
+    group.bench_function("crossbeam_ArrayQueue", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| run_mpmc(n, &aq, |q, v| q.push(v).is_ok(), |q| q.pop())),
+            )
+        })
+    });
+    let hm = heapless_mpmc();
+    group.bench_function("heapless_mpmc", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| run_mpmc(n, &*hm, |q, v| q.enqueue(v).is_ok(), |q| q.dequeue())),
+            )
+        })
+    });
+    let cc = crossbeam_channel::bounded::<u64>(CAP);
+    group.bench_function("crossbeam_channel", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| {
+                    run_mpmc(
+                        n,
+                        &cc,
+                        |q, v| q.0.try_send(v).is_ok(),
+                        |q| q.1.try_recv().ok(),
+                    )
+                }),
+            )
+        })
+    });
+    // std's sync_channel has a single receiver, so it has no 2-consumer entry.
+    group.finish();
+}
+
+criterion_group!(benches, pair, burst128, batch128, spsc_2threads, mpmc_2p2c);
+criterion_main!(benches);
