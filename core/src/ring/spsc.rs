@@ -26,6 +26,7 @@
 //! ```
 
 use core::fmt;
+use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::ptr;
 
@@ -126,8 +127,23 @@ impl<T, const N: usize> Queue<T, N> {
         )
     }
 
-    /// Pointer to the value slot of position `pos`.
+    /// Pointer to the value slot of position `pos`, derived from the whole buffer so that it
+    /// may also address the slots after it: the slice copies and [`ReadChunk::as_slices`] use
+    /// it for runs of consecutive slots. (A pointer taken from one element's cell would only
+    /// be valid for that element; Miri rejects the run accesses through it.)
+    #[cfg(not(loom))]
     #[inline(always)]
+    fn slot(&self, pos: usize) -> *mut T {
+        // `sync::UnsafeCell` and `MaybeUninit` are `repr(transparent)`, so `buf` has the layout
+        // of `[T; N]`; every byte of it is inside an `UnsafeCell`, so writing through a pointer
+        // taken from the shared array is allowed.
+        let base = self.buf.as_ptr().cast::<T>().cast_mut();
+        // SAFETY: `pos & MASK < N`: the offset stays inside `buf`.
+        unsafe { base.add(pos & Self::MASK) }
+    }
+
+    /// Pointer to the value slot of position `pos` (loom build: through loom's cell tracking).
+    #[cfg(loom)]
     fn slot(&self, pos: usize) -> *mut T {
         self.buf[pos & Self::MASK].with_mut(|p| p.cast::<T>())
     }
@@ -161,16 +177,36 @@ impl<T, const N: usize> fmt::Debug for Queue<T, N> {
 
 impl<T, const N: usize> Drop for Queue<T, N> {
     fn drop(&mut self) {
-        let tail = self.tail.load(Relaxed);
-        let mut head = self.head.load(Relaxed);
-        while head != tail {
-            let slot = self.slot(head);
-            head = head.wrapping_add(1);
-            self.head.store(head, Relaxed);
-            // SAFETY: `&mut self` excludes the handles; positions `head..tail` hold values, and
-            // `head` moved past this one first, so a panicking Drop cannot cause a second drop.
-            unsafe { ptr::drop_in_place(slot) };
+        if !core::mem::needs_drop::<T>() {
+            return;
         }
+        /// Drops the values in `head..tail`. Kept alive while dropping: if one value's `Drop`
+        /// panics, unwinding drops this guard, which drops the rest. Each value is dropped at
+        /// most once because `head` moves past a value before its `Drop` runs.
+        struct Rest<'q, T, const N: usize>(&'q Queue<T, N>);
+        impl<T, const N: usize> Rest<'_, T, N> {
+            fn drain(&self) {
+                let queue = self.0;
+                let tail = queue.tail.load(Relaxed);
+                loop {
+                    let head = queue.head.load(Relaxed);
+                    if head == tail {
+                        break;
+                    }
+                    queue.head.store(head.wrapping_add(1), Relaxed);
+                    // SAFETY: `&mut self` in `drop` excludes the handles; positions
+                    // `head..tail` hold values, and `head` moved past this one first, so a
+                    // panicking Drop cannot cause a second drop.
+                    unsafe { ptr::drop_in_place(queue.slot(head)) };
+                }
+            }
+        }
+        impl<T, const N: usize> Drop for Rest<'_, T, N> {
+            fn drop(&mut self) {
+                self.drain();
+            }
+        }
+        Rest(self).drain();
     }
 }
 
@@ -369,6 +405,7 @@ impl<'a, T, const N: usize> Consumer<'a, T, N> {
         ReadChunk {
             consumer: self,
             len: n,
+            _shares: PhantomData,
         }
     }
 
@@ -388,6 +425,9 @@ impl<'a, T, const N: usize> Consumer<'a, T, N> {
 pub struct ReadChunk<'c, 'a, T, const N: usize> {
     consumer: &'c mut Consumer<'a, T, N>,
     len: usize,
+    /// `as_slices(&self)` hands out `&T`, so sharing a chunk shares the values: the chunk is
+    /// `Sync` only if `T` is (the handles alone would make it `Sync` for any `T: Send`).
+    _shares: PhantomData<T>,
 }
 
 impl<T, const N: usize> fmt::Debug for ReadChunk<'_, '_, T, N> {
