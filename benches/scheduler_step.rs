@@ -61,18 +61,21 @@ fn bench_shape(c: &mut Criterion, name: &str, off: &[u32], succ: &[u32]) {
     let low: Box<RingBuffer<Entry, 64>> = Box::default();
     let results: Box<RingBuffer<RunId, 64>> = Box::default();
     let shared = Shared::new();
-    let engine = Engine::new(
-        view,
-        &runs,
-        &cells,
-        n,
-        &items,
-        0,
-        [&*high, &*low],
-        Some(&*results),
-        &shared,
-        &NoHooks,
-    )
+    // SAFETY: the view is a compiled graph's (`Graph::view`).
+    let engine = unsafe {
+        Engine::new(
+            view,
+            &runs,
+            &cells,
+            n,
+            &items,
+            0,
+            [&*high, &*low],
+            Some(&*results),
+            &shared,
+            &NoHooks,
+        )
+    }
     .unwrap();
     let bodies = Count((0..n).map(|_| Cell::new(0)).collect());
 

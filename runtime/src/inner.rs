@@ -144,18 +144,22 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
     /// The core engine over this storage (a bundle of references).
     #[inline]
     pub(crate) fn engine(&self) -> Engine<'_, I, V, E> {
-        Engine::new_unchecked(
-            self.graph.view(),
-            &self.runs,
-            &self.cells,
-            self.graph.len(),
-            &self.items,
-            self.item_stride,
-            [&*self.queues[0], &*self.queues[1]],
-            None,
-            &self.shared,
-        )
-        .with_hooks(self)
+        // SAFETY: `new` sized `cells` as runs × nodes and `items` as runs × the graph's item
+        // slots, with 1..=4096 runs (checked by the builder); the view is the compiled graph's.
+        let engine = unsafe {
+            Engine::new_unchecked(
+                self.graph.view(),
+                &self.runs,
+                &self.cells,
+                self.graph.len(),
+                &self.items,
+                self.item_stride,
+                [&*self.queues[0], &*self.queues[1]],
+                None,
+                &self.shared,
+            )
+        };
+        engine.with_hooks(self)
     }
 
     /// Milliseconds since start: the runtime's tick.
@@ -213,7 +217,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
         fence(Ordering::SeqCst);
         let exiting =
             self.lifecycle.load(Ordering::Acquire) != RUNNING && engine.active_runs() == 0;
-        if !engine.has_ready_work() && !exiting {
+        if (!engine.has_ready_work() || engine.is_paused()) && !exiting {
             self.parks.fetch_add(1, Ordering::Relaxed);
             // Retries waiting for a tick need a timed wake; otherwise sleep until notified.
             let _guard = if engine.deferred() > 0 {
@@ -270,12 +274,16 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks 
             self.discard(run);
             return;
         }
-        if state.waker.as_ref().is_some_and(|(id, _)| *id == run) {
-            if let Some((_, waker)) = state.waker.take() {
-                waker.wake();
-            }
-        }
+        let waker = if state.waker.as_ref().is_some_and(|(id, _)| *id == run) {
+            state.waker.take()
+        } else {
+            None
+        };
         drop(state);
+        // Woken outside the lock: an executor that polls inline must not find it held.
+        if let Some((_, waker)) = waker {
+            waker.wake();
+        }
         self.waiters[slot].done.notify_all();
     }
 }
@@ -304,9 +312,6 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Bodies
     fn call(&self, node: NodeId, cx: &mut Context<'_, I, V>) -> Result<V, Failure<E>> {
         let inner = self.inner;
         let body = inner.graph.body(node);
-        let timed = inner.graph.view().nodes[node.index()]
-            .timeout_ticks
-            .is_some();
         let tracing = inner.trace.enabled();
         let start = if tracing {
             Some(inner.clock.elapsed())

@@ -388,6 +388,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
     /// Resumes after [`pause`](Self::pause).
     pub fn resume(&self) {
         self.inner.engine().resume();
+        // Paused workers sleep; wake them all, not just one.
+        self.inner.wake_all();
     }
 
     /// A metrics snapshot.
@@ -572,6 +574,10 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Future
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if this.finished {
+            // Polled again after `Ready`: the slot may belong to another run by now.
+            return Poll::Pending;
+        }
         let inner = Arc::clone(&this.inner);
         let mut state = inner.lock_waiter(this.id.slot());
         if let Some(result) = this.try_take() {
@@ -632,11 +638,12 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> RunRes
     fn with<R>(&self, f: impl FnOnce(&Finished<'_, I, V, E>) -> R) -> R {
         // SAFETY: `self.id` came from `Finished::into_raw` on this runtime's engine (in
         // `RunHandle::try_take`), and this `RunResult` is its only owner; the temporary handle
-        // is turned back into the raw id below, so the slot is freed only in `drop`.
-        let done = unsafe { Finished::from_raw(self.inner.engine(), self.id) };
-        let r = f(&done);
-        done.into_raw();
-        r
+        // is never dropped (`ManuallyDrop`, also if `f` panics), so the slot is freed only in
+        // `drop`.
+        let done = core::mem::ManuallyDrop::new(unsafe {
+            Finished::from_raw(self.inner.engine(), self.id)
+        });
+        f(&done)
     }
 
     /// The run's id.

@@ -30,12 +30,20 @@ const GEN_MASK: u32 = (1 << (32 - RunId::SLOT_BITS)) - 1;
 const FLAG_GEN_SHIFT: u32 = 8;
 /// Set in `flags` when the run completes; `cancel` refuses afterwards.
 const FINAL: u32 = 1 << 5;
+/// Longest deadline or back-off in ticks (ticks compare by wrapping difference).
+const MAX_HORIZON: u32 = i32::MAX as u32;
 /// Phase of a run that is done but whose id could not be pushed to the result ring.
 const DONE_UNLISTED: u32 = 5;
 
 /// A bounded queue of `Copy` values that the scheduler can use as a task or result ring.
 /// Implemented by [`RingBuffer`].
-pub trait Queue<T>: Sync {
+///
+/// # Safety
+///
+/// The scheduler's memory safety relies on it: every value pushed is popped at most once, and
+/// a push happens-before the pop that returns the value (Release/Acquire), as for
+/// [`RingBuffer`].
+pub unsafe trait Queue<T>: Sync {
     /// Pushes a prefix of `items`; returns how many.
     fn push_slice(&self, items: &[T]) -> usize;
     /// Pops into a prefix of `out`; returns how many.
@@ -50,7 +58,9 @@ pub trait Queue<T>: Sync {
     fn capacity(&self) -> usize;
 }
 
-impl<T: Copy + Send, const N: usize> Queue<T> for RingBuffer<T, N> {
+// SAFETY: the ring pops each pushed value exactly once, and publishes each slot with a
+// Release stamp store that the popping claim acquires (see `ring::mpmc`).
+unsafe impl<T: Copy + Send, const N: usize> Queue<T> for RingBuffer<T, N> {
     #[inline]
     fn push_slice(&self, items: &[T]) -> usize {
         RingBuffer::push_slice(self, items)
@@ -170,8 +180,16 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// # Errors
     ///
     /// [`StorageError`] when the storage does not fit the DAG.
+    ///
+    /// # Safety
+    ///
+    /// `dag` must be a view of a validated DAG, as [`Dag::view`](crate::dag::Dag::view) or
+    /// the runtime's `Graph::view` return: the output of [`compile`](crate::dag::compile) for
+    /// its nodes and edges. `DagView`'s fields are public for reading; a view assembled by
+    /// hand (repeated roots, overlapping item ranges) would let two executions write the same
+    /// cell.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub unsafe fn new(
         dag: DagView<'a>,
         runs: &'a [RunSlot<I, E>],
         cells: &'a [NodeCell<V>],
@@ -206,13 +224,19 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         })
     }
 
-    /// Builds without the size checks of [`new`](Self::new), for drivers that checked once
-    /// (the `TaskManager` by construction, the runtime at build time). Wrong sizes make
-    /// later calls panic on an index, never cause undefined behaviour.
+    /// Builds without the checks of [`new`](Self::new), for drivers that checked once (the
+    /// `TaskManager` by construction, the runtime at build time).
+    ///
+    /// # Safety
+    ///
+    /// The arguments must pass [`new`](Self::new)'s checks: `stride >= dag.len()`, `cells`
+    /// and `items` at least `runs.len()` times their strides, `item_stride >= dag.items`,
+    /// 1 to [`RunId::MAX_SLOTS`] run slots. Overlapping storage would let two runs write the
+    /// same cells.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     #[doc(hidden)]
-    pub fn new_unchecked(
+    pub unsafe fn new_unchecked(
         dag: DagView<'a>,
         runs: &'a [RunSlot<I, E>],
         cells: &'a [NodeCell<V>],
@@ -316,7 +340,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         }
         if let Some(d) = opts.deadline_ticks {
             flags |= flag::HAS_DEADLINE;
-            run.deadline.store(self.now().wrapping_add(d), Relaxed);
+            // Ticks compare by wrapping difference: a horizon of 2^31 or more would look past.
+            run.deadline
+                .store(self.now().wrapping_add(d.min(MAX_HORIZON)), Relaxed);
         }
         run.flags.store(flags, Relaxed);
         run.remaining.store(self.dag.len() as u32, Relaxed);
@@ -415,17 +441,16 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// nothing parked, so repeated scans sweep the storage once rather than restarting.
     fn unpark(&self, out: &mut [Entry]) -> usize {
         let overflow = self.shared.parked.load(Relaxed) != 0;
-        let mut deferred = false;
-        if self.shared.deferred.load(Relaxed) != 0 {
-            let now = self.now();
-            deferred = self.shared.deferred_scan.swap(now, Relaxed) != now;
-        }
+        let now = self.now();
+        // Deferred retries can only fall due when the tick moves (or a run stops): a complete
+        // sweep at this tick (below) makes later scans at the same tick skip them.
+        let deferred = self.shared.deferred.load(Relaxed) != 0
+            && self.shared.deferred_scan.load(Relaxed) != now;
         let n = self.dag.len();
         let total = self.runs.len() * n;
         if (!overflow && !deferred) || total == 0 {
             return 0;
         }
-        let now = self.now();
         let mut i = self.shared.scan_cursor.load(Relaxed) as usize % total;
         let mut scanned = 0;
         let mut found = 0;
@@ -445,23 +470,30 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             scanned += 1;
             i = if i + 1 == total { 0 } else { i + 1 };
             let cell = self.cell(slot, v as u32);
-            let state = cell.state.load(Relaxed);
+            // Acquire: pairs with the Release `fetch_or` in `park`, which follows the `aux`
+            // store of a deferred entry, so the due tick read below is the one parked with it.
+            let state = cell.state.load(Acquire);
             let why = if state & node::OVERFLOW != 0 {
                 node::OVERFLOW
             } else if state & node::DEFERRED != 0
-                && (tick_reached(now, cell.aux.load(Relaxed))
-                    || run.flags.load(Relaxed) & (flag::FAILED | flag::CANCELLED) != 0)
+                && (tick_reached(now, cell.aux.load(Relaxed)) || self.run_stopping(run, now))
             {
                 node::DEFERRED
             } else {
                 continue;
             };
             let clear = why | node::LIVE | node::ATTEMPT_MASK;
-            // Acquire: pairs with the Release `fetch_or` in `park`.
-            let old = cell.state.fetch_and(!clear, Acquire);
-            if old & why == 0 {
-                continue; // another worker claimed it
+            // Claim exactly the parked entry we inspected: a blind `fetch_and` could clear the
+            // bits of a later park of the same cell (after another worker claimed and re-parked
+            // it). Acquire: pairs with the Release `fetch_or` in `park`.
+            if cell
+                .state
+                .compare_exchange(state, state & !clear, Acquire, Relaxed)
+                .is_err()
+            {
+                continue; // claimed or re-parked by another worker meanwhile
             }
+            let old = state;
             run.parked.fetch_sub(1, Relaxed);
             let counter = if why == node::OVERFLOW {
                 &self.shared.parked
@@ -474,7 +506,19 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             found += 1;
         }
         self.shared.scan_cursor.store(i as u32, Relaxed);
+        if deferred && found < out.len() {
+            // A complete sweep: nothing more falls due at this tick.
+            self.shared.deferred_scan.store(now, Relaxed);
+        }
         found
+    }
+
+    /// Whether a run will start no more nodes: failed, cancelled, or past its deadline. Its
+    /// deferred retries are due at once (to be skipped).
+    fn run_stopping(&self, run: &RunSlot<I, E>, now: u32) -> bool {
+        let flags = run.flags.load(Relaxed);
+        flags & (flag::FAILED | flag::CANCELLED) != 0
+            || (flags & flag::HAS_DEADLINE != 0 && tick_reached(now, run.deadline.load(Relaxed)))
     }
 
     // ---------------------------------------------------------------- execution
@@ -489,7 +533,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let mut buf = [Entry::default(); BATCH];
         let max = max_batch.clamp(1, BATCH);
         // Fairness: every fourth batch looks at the low-priority ring first.
-        let low_first = self.shared.rounds.fetch_add(1, Relaxed) % 4 == 3;
+        let round = self.shared.rounds.fetch_add(1, Relaxed);
+        let low_first = round % 4 == 3;
         let order = if low_first { [1, 0] } else { [0, 1] };
         let mut n = 0;
         for level in order {
@@ -503,8 +548,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 break;
             }
         }
-        if n == 0 {
-            n = self.unpark(&mut buf[..max]);
+        // Parked entries are picked up when the rings are empty, and, so that they cannot
+        // starve under sustained load, on every 16th batch.
+        if n < max && (n == 0 || round % 16 == 0) {
+            n += self.unpark(&mut buf[n..max]);
             if n == 0 {
                 return 0;
             }
@@ -602,7 +649,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let result = bodies.call(NodeId(v), &mut cx);
         let node_id = NodeId(v);
         let outcome = match result {
-            Ok(_) if cx.overflowed => Err((
+            // Emitting past the limit fails the node as TooManyItems whatever the body returned
+            // afterwards (typically the error of `emit(..)?`); deterministic, so not retried.
+            _ if cx.overflowed => Err((
                 RunError::TooManyItems {
                     node: node_id,
                     max: emit_max,
@@ -650,8 +699,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                     if info.retry.backoff_ticks == 0 {
                         return Some(again);
                     }
-                    cell.aux
-                        .store(self.now().wrapping_add(info.retry.backoff_ticks), Relaxed);
+                    let backoff = info.retry.backoff_ticks.min(MAX_HORIZON);
+                    cell.aux.store(self.now().wrapping_add(backoff), Relaxed);
                     self.park(again, node::DEFERRED);
                     self.hooks.work_available();
                     return None;
@@ -701,17 +750,25 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         cell.state
             .store((count as u32) << node::COUNT_SHIFT, Relaxed);
         cell.aux.store(0, Relaxed);
-        cell.pending.store(count as u32, Relaxed);
         let token = Entry::new(slot, body, 0, true);
         let extra = (count - 1).min(MAX_TOKENS - 1);
+        // `pending` counts the items not yet processed plus the tokens still out (the one we
+        // keep and every one pushed): the run cannot complete, and its slot cannot be reused,
+        // while a token that could still touch this cell exists.
+        cell.pending.store((count + 1 + extra) as u32, Relaxed);
         if extra > 0 {
             let tokens = [token; MAX_TOKENS];
             let level = Self::level(self.runs[slot].flags.load(Relaxed));
-            // A token that does not fit is simply not needed: the token we keep processes
-            // every item that no other token claims. (Release inside the ring publishes the
-            // items and the counters above to the workers that pop the tokens.)
-            if self.queues[level].push_slice(&tokens[..extra]) > 0 {
+            // Release inside the ring publishes the items and the counters above to the
+            // workers that pop the tokens.
+            let pushed = self.queues[level].push_slice(&tokens[..extra]);
+            if pushed > 0 {
                 self.hooks.work_available();
+            }
+            // Tokens that did not fit are not needed (the one we keep processes every item no
+            // other token claims); drop their references. Cannot reach zero: ours remains.
+            if pushed < extra {
+                cell.pending.fetch_sub((extra - pushed) as u32, Relaxed);
             }
         }
         Some(token)
@@ -740,7 +797,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             // with the token (ring Acquire) or is ours (continuation).
             let i = cell.aux.fetch_add(1, Relaxed) as usize;
             if i >= count {
-                return None;
+                // No item left for this token: drop its reference (see `fan_out`).
+                return self.item_done(slot, iterator, cell, local);
             }
             let item_cell = &items[item_offset as usize + i];
             if !self.stopped(slot) {
@@ -807,16 +865,34 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                     }
                 }
             }
-            // AcqRel: Release publishes our item result; the worker that takes the count to
-            // zero acquires every other item's result before the iterator's successors run.
-            if cell.pending.fetch_sub(1, AcqRel) == 1 {
-                let live = !self.stopped(slot);
-                if live {
-                    self.mark_done(self.cell(slot, iterator));
-                }
-                return self.resolve(slot, iterator, live, None, local);
-            }
+            // Release: publishes our item result to whoever drops the last reference (an RMW,
+            // so the chain of decrements carries it). Never the last reference: this token's
+            // own is still held.
+            let before = cell.pending.fetch_sub(1, Release);
+            debug_assert!(before > 1, "an item completion took the last reference");
         }
+    }
+
+    /// A token's reference to the body cell is dropped; the last one resolves the iterator and
+    /// returns its first ready successor.
+    #[inline]
+    fn item_done(
+        &self,
+        slot: usize,
+        iterator: u32,
+        cell: &NodeCell<V>,
+        local: &mut Local,
+    ) -> Option<Entry> {
+        // AcqRel: Release publishes our item result; the worker that takes the count to zero
+        // acquires every item's result before the iterator's successors run.
+        if cell.pending.fetch_sub(1, AcqRel) != 1 {
+            return None;
+        }
+        let live = !self.stopped(slot);
+        if live {
+            self.mark_done(self.cell(slot, iterator));
+        }
+        self.resolve(slot, iterator, live, None, local)
     }
 
     /// Node `v` is resolved: done (`live`) or skipped. Resolves its edges in its successors'
@@ -1032,7 +1108,14 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 .flags
                 .compare_exchange_weak(flags, flags | flag::CANCELLED, Relaxed, Relaxed)
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    // Retries of this run waiting for their tick are skipped at the next scan.
+                    self.shared
+                        .deferred_scan
+                        .store(self.now().wrapping_sub(1), Relaxed);
+                    self.hooks.work_available();
+                    return Ok(());
+                }
                 Err(now) => flags = now,
             }
         }
@@ -1041,11 +1124,16 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// Frees the slot of a taken run.
     fn release(&self, id: RunId) {
         let next = (id.generation() + 1) & GEN_MASK;
+        let taken = id.generation() << phase::BITS | phase::TAKEN;
+        // Only from TAKEN of this generation, so a second release is a no-op.
         // Release: pairs with the Acquire CAS in `claim_slot`; our reads of the slot
         // happen-before the next run's writes.
-        self.runs[id.slot()]
-            .state
-            .store(next << phase::BITS | phase::FREE, Release);
+        let _ = self.runs[id.slot()].state.compare_exchange(
+            taken,
+            next << phase::BITS | phase::FREE,
+            Release,
+            Relaxed,
+        );
     }
 
     // ---------------------------------------------------------------- control
@@ -1077,10 +1165,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// Moves the tick counter forward to `tick` if it is behind (for drivers that derive
     /// ticks from a clock).
     pub fn sync_tick(&self, tick: u32) {
-        let now = self.shared.tick.load(Relaxed);
-        if tick_reached(tick, now) && tick != now {
-            self.shared.tick.fetch_max(tick, Relaxed);
-        }
+        // Wrapping comparison (ticks wrap after 2^32): move forward only.
+        let _ = self.shared.tick.fetch_update(Relaxed, Relaxed, |now| {
+            (tick != now && tick_reached(tick, now)).then_some(tick)
+        });
     }
 
     /// The current tick, first brought up to date from the driver's clock if it has one.

@@ -2,6 +2,7 @@
 
 use core::mem::MaybeUninit;
 
+use crate::cache_padded::CachePadded;
 use crate::sync::{AtomicU32, AtomicUsize, UnsafeCell};
 
 use super::RunError;
@@ -224,9 +225,10 @@ pub struct Shared {
     pub(crate) scan_cursor: AtomicU32,
     /// Where the next run-slot search starts.
     pub(crate) next_slot: AtomicU32,
-    /// Fairness counter for the priority levels.
-    pub(crate) rounds: AtomicU32,
-    pub(crate) c: CounterCells,
+    /// Fairness counter for the priority levels (written by every `step`: own cache line).
+    pub(crate) rounds: CachePadded<AtomicU32>,
+    /// Counters (written once per `step` by every worker: own cache line(s)).
+    pub(crate) c: CachePadded<CounterCells>,
 }
 
 /// The counters behind [`Counters`](super::Counters).
@@ -260,8 +262,8 @@ macro_rules! zeroed_shared {
                     unlisted: AtomicU32::new(0),
                     scan_cursor: AtomicU32::new(0),
                     next_slot: AtomicU32::new(0),
-                    rounds: AtomicU32::new(0),
-                    c: CounterCells {
+                    rounds: CachePadded::new(AtomicU32::new(0)),
+                    c: CachePadded::new(CounterCells {
                         tasks_run: AtomicUsize::new(0),
                         retries: AtomicUsize::new(0),
                         failures: AtomicUsize::new(0),
@@ -274,7 +276,7 @@ macro_rules! zeroed_shared {
                         ring_high_water: AtomicUsize::new(0),
                         runs_high_water: AtomicUsize::new(0),
                         runs_active: AtomicUsize::new(0),
-                    },
+                    }),
                 }
             }
         }
