@@ -32,7 +32,7 @@ fn record_count(batch: u64) -> u64 {
 /// The `i`-th raw record of a batch; about one batch in eight contains a bad record.
 fn raw_record(batch: u64, i: u64) -> u64 {
     let r = splitmix(batch ^ (i << 32) ^ 0x5151);
-    let bad = splitmix(batch) % 8 == 0 && i == 3;
+    let bad = splitmix(batch).is_multiple_of(8) && i == 3;
     (r & 0xffff_ffff) | if bad { BAD } else { 0 }
 }
 
@@ -146,7 +146,7 @@ fn run_ringdag(runs: usize, workers: usize) -> Report {
         assert_eq!(result.outcome(), Ok(()), "batch {batch}");
         assert_eq!(result.value(report), Some(expected(batch)), "batch {batch}");
         done += 1;
-        if done % 2048 == 0 || done == runs {
+        if done.is_multiple_of(2048) || done == runs {
             progress("ringdag runtime", done, runs, start);
         }
     }
@@ -223,7 +223,7 @@ fn run_channels(runs: usize, workers: usize) -> Report {
         latencies.push(t.elapsed());
         assert_eq!(value, expected(batch), "batch {batch}");
         done += 1;
-        if done % 2048 == 0 || done == runs {
+        if done.is_multiple_of(2048) || done == runs {
             progress("crossbeam-channel pool", done, runs, start);
         }
     }

@@ -39,6 +39,9 @@ pub(crate) struct Waiter {
     pub(crate) done: Condvar,
 }
 
+/// The node whose last attempt panicked, and the panic message.
+pub(crate) type PanicRecord = (NodeId, String);
+
 pub(crate) struct Inner<I, V, E> {
     pub(crate) graph: Graph<I, V, E>,
     runs: Box<[RunSlot<I, E>]>,
@@ -49,7 +52,7 @@ pub(crate) struct Inner<I, V, E> {
     shared: Shared,
     pub(crate) waiters: Box<[Waiter]>,
     /// Per run slot: the node and message of the first panic on a node's last attempt.
-    pub(crate) panics: Box<[Mutex<Option<(NodeId, String)>>]>,
+    pub(crate) panics: Box<[Mutex<Option<PanicRecord>>]>,
     sleep: Mutex<()>,
     wake: Condvar,
     sleepers: AtomicUsize,

@@ -550,7 +550,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         }
         // Parked entries are picked up when the rings are empty, and, so that they cannot
         // starve under sustained load, on every 16th batch.
-        if n < max && (n == 0 || round % 16 == 0) {
+        if n < max && (n == 0 || round.is_multiple_of(16)) {
             n += self.unpark(&mut buf[n..max]);
             if n == 0 {
                 return 0;
