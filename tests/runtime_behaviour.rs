@@ -468,6 +468,33 @@ fn idle_worker_takes_runs_queued_behind_a_blocked_node() {
     );
 }
 
+/// Whether a thread's name shows in /proc/self/task/*/comm (not under qemu-user).
+#[cfg(target_os = "linux")]
+fn proc_shows_thread_names() -> bool {
+    let (tx, rx) = mpsc::channel::<()>();
+    let probe = thread::Builder::new()
+        .name("ringdag-probe".into())
+        .spawn(move || {
+            let _ = rx.recv();
+        })
+        .unwrap();
+    let seen = (0..50).any(|_| {
+        let found = std::fs::read_dir("/proc/self/task")
+            .map(|dir| {
+                dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                    .any(|name| name.trim() == "ringdag-probe")
+            })
+            .unwrap_or(false);
+        if !found {
+            thread::sleep(Duration::from_millis(2));
+        }
+        found
+    });
+    drop(tx);
+    probe.join().unwrap();
+    seen
+}
+
 #[cfg(target_os = "linux")]
 fn ringdag_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -489,6 +516,10 @@ impl Drop for DropFlag {
 #[test]
 fn dropping_the_runtime_joins_every_worker_thread() {
     let _only = SERIAL.write().unwrap_or_else(|e| e.into_inner());
+    // Under qemu-user (the aarch64/armv7 CI runs) /proc shows the emulator's threads without
+    // the names the guest gave them; there the `freed` witness below is the proof, and the
+    // /proc count is checked wherever thread names are visible.
+    let names_visible = proc_shows_thread_names();
     let before = ringdag_threads();
     for (workers, how) in [
         (3, None),
@@ -507,7 +538,9 @@ fn dropping_the_runtime_joins_every_worker_thread() {
             .build(b.build().unwrap())
             .unwrap();
         // Each thread names itself when it starts.
-        eventually("workers named", || ringdag_threads() == before + workers);
+        if names_visible {
+            eventually("workers named", || ringdag_threads() == before + workers);
+        }
         let a = rt.graph().find("a").unwrap();
         let r = rt.submit(41).unwrap().wait();
         assert_eq!(r.value(a), Some(42));
@@ -523,9 +556,11 @@ fn dropping_the_runtime_joins_every_worker_thread() {
             "a worker still held the runtime after drop ({how:?})"
         );
         // The kernel removes an exited thread's /proc entry just after `join` can return.
-        eventually("worker threads gone from /proc", || {
-            ringdag_threads() == before
-        });
+        if names_visible {
+            eventually("worker threads gone from /proc", || {
+                ringdag_threads() == before
+            });
+        }
     }
 }
 

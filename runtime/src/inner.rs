@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -56,6 +56,11 @@ pub(crate) struct Inner<I, V, E> {
     sleep: Mutex<()>,
     wake: Condvar,
     sleepers: AtomicUsize,
+    /// Workers blocked in the condition variable (changed under `sleep`).
+    waiting: AtomicUsize,
+    /// A notification was sent (under `sleep`, to a waiting worker) and that worker has not
+    /// woken yet: another one would find nobody new to wake. Cleared by the woken worker.
+    wake_pending: AtomicBool,
     pub(crate) lifecycle: AtomicU8,
     pub(crate) clock: Instant,
     pub(crate) parks: AtomicU64,
@@ -132,6 +137,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             sleep: Mutex::new(()),
             wake: Condvar::new(),
             sleepers: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            wake_pending: AtomicBool::new(false),
             lifecycle: AtomicU8::new(RUNNING),
             clock: Instant::now(),
             parks: AtomicU64::new(0),
@@ -222,6 +229,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             self.lifecycle.load(Ordering::Acquire) != RUNNING && engine.active_runs() == 0;
         if (!engine.has_ready_work() || engine.is_paused()) && !exiting {
             self.parks.fetch_add(1, Ordering::Relaxed);
+            self.waiting.fetch_add(1, Ordering::Relaxed);
             // Retries waiting for a tick need a timed wake; otherwise sleep until notified.
             let _guard = if engine.deferred() > 0 {
                 match self.wake.wait_timeout(guard, Duration::from_millis(1)) {
@@ -231,6 +239,23 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             } else {
                 self.wake.wait(guard).unwrap_or_else(|e| e.into_inner())
             };
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            // Under `sleep`: whichever waiter wakes first (notified, spuriously or timed out)
+            // lets later pushes notify again.
+            self.wake_pending.store(false, Ordering::Relaxed);
+            // SeqCst fence: pairs with the one in `work_available`. A pusher that still saw
+            // the flag set and skipped its notification published its work before its fence,
+            // so what we check next (and this worker's next look at the rings) finds it.
+            fence(Ordering::SeqCst);
+            // Pushes made while the flag was set notified nobody: pass the wake-up on while
+            // there is work for more than this worker (it may block in a body).
+            if self.waiting.load(Ordering::Relaxed) > 0
+                && engine.ring_depths().iter().sum::<usize>() > 1
+            {
+                self.wake_pending.store(true, Ordering::Relaxed);
+                self.wake.notify_one();
+                self.wakes.fetch_add(1, Ordering::Relaxed);
+            }
         }
         self.sleepers.fetch_sub(1, Ordering::SeqCst);
     }
@@ -259,10 +284,21 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks 
     fn work_available(&self) {
         // SeqCst fence: pairs with the fence in `park` (see there).
         fence(Ordering::SeqCst);
-        if self.sleepers.load(Ordering::Relaxed) > 0 {
+        // One wake-up in flight at a time: while the woken worker has not left `park`, more
+        // notifications (a mutex and a futex call per push) would find nobody new to wake.
+        // The woken worker, once running, sees all the work and wakes the next sleeper itself
+        // when it pushes.
+        if self.sleepers.load(Ordering::Relaxed) > 0 && !self.wake_pending.load(Ordering::Relaxed) {
             let _guard = self.sleep.lock().unwrap_or_else(|e| e.into_inner());
-            self.wake.notify_one();
-            self.wakes.fetch_add(1, Ordering::Relaxed);
+            // Under `sleep`: a worker counted in `waiting` is blocked in the condition
+            // variable, so this notification reaches one, which then clears the flag.
+            if self.waiting.load(Ordering::Relaxed) > 0
+                && !self.wake_pending.load(Ordering::Relaxed)
+            {
+                self.wake_pending.store(true, Ordering::Relaxed);
+                self.wake.notify_one();
+                self.wakes.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
