@@ -257,8 +257,8 @@ fn batch128(c: &mut Criterion) {
 // ---------------------------------------------------------------------------------------------
 // (d) SPSC across two threads
 
-/// Moves `n` values from a producer thread to this thread; returns the time from the start
-/// signal to the last value received.
+/// Moves `n` values from a producer thread to this thread; returns the time from the first
+/// thread's start to the last value received.
 fn run_spsc<P: Send, C>(
     n: u64,
     mut p: P,
@@ -269,11 +269,13 @@ fn run_spsc<P: Send, C>(
     let start = Barrier::new(2);
     let start = &start;
     thread::scope(|s| {
-        s.spawn(move || {
+        let producer = s.spawn(move || {
             start.wait();
+            let t = Instant::now();
             for i in 0..n {
                 push_wait(&mut p, i, &push);
             }
+            t
         });
         start.wait();
         let t = Instant::now();
@@ -281,9 +283,10 @@ fn run_spsc<P: Send, C>(
         for _ in 0..n {
             sum = sum.wrapping_add(pop_wait(&mut c, &pop));
         }
-        let elapsed = t.elapsed();
+        let end = Instant::now();
         assert_eq!(sum, n * (n - 1) / 2);
-        elapsed
+        // From whichever thread started first (this one may have been preempted).
+        end - t.min(producer.join().unwrap())
     })
 }
 
@@ -298,9 +301,10 @@ fn run_spsc_slices<P: Send, C>(
     let start = Barrier::new(2);
     let start = &start;
     thread::scope(|s| {
-        s.spawn(move || {
+        let producer = s.spawn(move || {
             let mut buf = [0u64; BATCH];
             start.wait();
+            let t = Instant::now();
             let mut next = 0;
             let mut spins = 0;
             while next < n {
@@ -320,6 +324,7 @@ fn run_spsc_slices<P: Send, C>(
                 }
                 next += k as u64;
             }
+            t
         });
         let mut buf = [0u64; BATCH];
         start.wait();
@@ -339,9 +344,10 @@ fn run_spsc_slices<P: Send, C>(
             }
             got += m as u64;
         }
-        let elapsed = t.elapsed();
+        let end = Instant::now();
         assert_eq!(sum, n * (n - 1) / 2);
-        elapsed
+        // From whichever thread started first (this one may have been preempted).
+        end - t.min(producer.join().unwrap())
     })
 }
 
@@ -504,44 +510,47 @@ fn spsc_2threads(c: &mut Criterion) {
 // (e) two producers, two consumers
 
 /// Two producer threads push `n / 2` values each and two consumer threads pop `n / 2` each;
-/// returns the time from the start signal until all four are done.
+/// returns the time from the first thread's start to the last thread's end (each thread
+/// reads the clock itself, so a preempted coordinator cannot shorten the measurement).
 fn run_mpmc<Q: Sync + ?Sized>(
     n: u64,
     q: &Q,
     push: impl Fn(&Q, u64) -> bool + Sync,
     pop: impl Fn(&Q) -> Option<u64> + Sync,
 ) -> Duration {
-    let start = Barrier::new(5);
+    let start = Barrier::new(4);
     let half = n / 2;
     thread::scope(|s| {
+        let mut threads = Vec::new();
         for id in 0..2u64 {
             let (start, push) = (&start, &push);
-            s.spawn(move || {
+            threads.push(s.spawn(move || {
                 start.wait();
+                let t = Instant::now();
                 for i in 0..half {
                     push_wait(&mut &*q, id * half + i, |q, v| push(*q, v));
                 }
-            });
+                (t, Instant::now(), 0u64)
+            }));
         }
-        let consumers: Vec<_> = (0..2)
-            .map(|_| {
-                let (start, pop) = (&start, &pop);
-                s.spawn(move || {
-                    start.wait();
-                    let mut sum = 0u64;
-                    for _ in 0..half {
-                        sum = sum.wrapping_add(pop_wait(&mut &*q, |q| pop(*q)));
-                    }
-                    sum
-                })
-            })
-            .collect();
-        start.wait();
-        let t = Instant::now();
-        let sum: u64 = consumers.into_iter().map(|h| h.join().unwrap()).sum();
-        let elapsed = t.elapsed();
+        for _ in 0..2 {
+            let (start, pop) = (&start, &pop);
+            threads.push(s.spawn(move || {
+                start.wait();
+                let t = Instant::now();
+                let mut sum = 0u64;
+                for _ in 0..half {
+                    sum = sum.wrapping_add(pop_wait(&mut &*q, |q| pop(*q)));
+                }
+                (t, Instant::now(), sum)
+            }));
+        }
+        let spans: Vec<_> = threads.into_iter().map(|h| h.join().unwrap()).collect();
+        let sum: u64 = spans.iter().map(|s| s.2).sum();
         assert_eq!(sum, n * (n - 1) / 2);
-        elapsed
+        let first = spans.iter().map(|s| s.0).min().unwrap();
+        let last = spans.iter().map(|s| s.1).max().unwrap();
+        last - first
     })
 }
 
