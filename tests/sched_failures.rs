@@ -1,0 +1,711 @@
+//! Failure handling: retries (immediate and with back-off in ticks), exhausted retries,
+//! nothing of a failed run starting afterwards while other runs complete, node timeouts, run
+//! deadlines, cancel, pause/resume.
+//!
+//! Bodies that advance ticks or cancel their own run reach their manager through a `static`.
+//! All single-threaded except the last test (bodies log to a thread-local); Miri runs the
+//! file with the multi-threaded test scaled down.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ringdag::dag::{Dag, DagBuilder, NodeId, RetryPolicy};
+use ringdag::sched::{CancelError, Context, RunError, SubmitOptions, TaskManager};
+
+type Cx<'a> = Context<'a, u64, u64>;
+
+thread_local! {
+    /// (input, node, attempt, tick at start) of every body start on this thread.
+    static LOG: RefCell<Vec<(u64, u32, u32, u32)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn log(cx: &Cx<'_>) {
+    LOG.with(|l| {
+        l.borrow_mut().push((
+            *cx.input(),
+            cx.node().index() as u32,
+            cx.attempt(),
+            cx.now(),
+        ))
+    });
+}
+
+/// (attempt, tick) of each start of `node` for `input`, in order.
+fn starts_of(input: u64, node: NodeId) -> Vec<(u32, u32)> {
+    LOG.with(|l| {
+        l.borrow()
+            .iter()
+            .filter(|e| e.0 == input && e.1 == node.index() as u32)
+            .map(|e| (e.2, e.3))
+            .collect()
+    })
+}
+
+fn started_nodes(input: u64) -> Vec<u32> {
+    LOG.with(|l| {
+        let mut v: Vec<u32> = l
+            .borrow()
+            .iter()
+            .filter(|e| e.0 == input)
+            .map(|e| e.1)
+            .collect();
+        v.sort_unstable();
+        v
+    })
+}
+
+fn ok(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    Ok(cx.inputs().map(|(_, v)| v).sum::<u64>() + 1)
+}
+
+/// Fails while `attempt < input & 0xf`, with error `100 + attempt`.
+fn flaky(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    if cx.attempt() < (*cx.input() & 0xf) as u32 {
+        Err(100 + cx.attempt())
+    } else {
+        Ok(7)
+    }
+}
+
+/// Fails always when bit 8 of the input is set.
+fn fail_if(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    if *cx.input() & 1 << 8 != 0 {
+        Err(55)
+    } else {
+        Ok(1)
+    }
+}
+
+fn one_shot<'a, const N: usize, const M: usize, const R: usize, const G: usize>(
+    tm: &'a TaskManager<'_, u64, u64, u32, N, M, R, 0, G>,
+    input: u64,
+) -> ringdag::sched::Finished<'a, u64, u64, u32> {
+    let id = tm.submit(input).unwrap();
+    while tm.step() > 0 {}
+    let done = tm.poll().expect("the run finished");
+    assert_eq!(done.id(), id);
+    done
+}
+
+type Tm<'d> = TaskManager<'d, u64, u64, u32, 8, 8, 4, 0, 16>;
+
+fn retry_dag(attempts: u8, backoff_ticks: u32) -> Dag<u64, u64, u32, 8, 8> {
+    DagBuilder::new()
+        .task("a", ok)
+        .task("flaky", flaky)
+        .task("b", ok)
+        .edge("a", "flaky")
+        .edge("flaky", "b")
+        .retry(
+            "flaky",
+            RetryPolicy {
+                attempts,
+                backoff_ticks,
+            },
+        )
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn retry_succeeds_on_attempt_n() {
+    let dag = retry_dag(4, 0);
+    let tm = Box::new(Tm::new(&dag));
+    let flaky = dag.find("flaky").unwrap();
+    for n in 0..4u64 {
+        let input = (0x10 * (n + 1)) | n;
+        let done = one_shot(&tm, input);
+        assert_eq!(done.outcome(), Ok(()), "succeeds on attempt {n}");
+        let attempts: Vec<u32> = starts_of(input, flaky).iter().map(|s| s.0).collect();
+        assert_eq!(attempts, (0..=n as u32).collect::<Vec<_>>());
+        assert_eq!(done.value(flaky), Some(7));
+        assert_eq!(done.value(dag.find("b").unwrap()), Some(8));
+    }
+    let c = tm.counters();
+    assert_eq!(c.retries, 1 + 2 + 3);
+    assert_eq!(c.failures, 0);
+    assert_eq!(c.runs_completed, 4);
+}
+
+#[test]
+fn exhausted_retries_fail_the_run_naming_node_and_error() {
+    let dag = retry_dag(3, 0);
+    let tm = Box::new(Tm::new(&dag));
+    let (flaky, b) = (dag.find("flaky").unwrap(), dag.find("b").unwrap());
+    // One failing run and one good run in flight together.
+    let bad = tm.submit(0x100 | 9).unwrap();
+    let good = tm.submit(0x200).unwrap();
+    while tm.step() > 0 {}
+    let mut results = Vec::new();
+    while let Some(done) = tm.poll() {
+        results.push((done.id(), done.outcome(), done.ran(b)));
+    }
+    results.sort_by_key(|r| r.0 != bad);
+    assert_eq!(results.len(), 2);
+    assert_eq!(
+        results[0],
+        (
+            bad,
+            Err(RunError::Failed {
+                node: flaky,
+                error: 102
+            }),
+            false
+        )
+    );
+    assert_eq!(results[1], (good, Ok(()), true));
+    assert_eq!(starts_of(0x100 | 9, flaky).len(), 3);
+    assert!(
+        starts_of(0x100 | 9, b).is_empty(),
+        "b started after failure"
+    );
+    let c = tm.counters();
+    assert_eq!((c.failures, c.runs_failed, c.runs_completed), (1, 1, 1));
+    assert_eq!(c.retries, 2);
+}
+
+fn wide_failing_dag() -> Dag<u64, u64, u32, 16, 16> {
+    DagBuilder::new()
+        .task("root", ok)
+        .task("fail", fail_if)
+        .task("s1", ok)
+        .task("s2", ok)
+        .task("s3", ok)
+        .task("t1", ok)
+        .task("t2", ok)
+        .task("t3", ok)
+        .task("after_fail", ok)
+        .edge("root", "fail")
+        .edge("root", "s1")
+        .edge("root", "s2")
+        .edge("root", "s3")
+        .edge("s1", "t1")
+        .edge("s2", "t2")
+        .edge("s3", "t3")
+        .edge("fail", "after_fail")
+        .edge("t1", "after_fail")
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn nothing_of_a_failed_run_starts_afterwards() {
+    let dag = wide_failing_dag();
+    let tm = Box::new(TaskManager::<u64, u64, u32, 16, 16, 4, 0, 16>::new(&dag));
+    let inputs = [0x1_0000u64, 0x1_0100, 0x2_0000, 0x3_0000];
+    for &i in &inputs {
+        tm.submit(i).unwrap();
+    }
+    while tm.step() > 0 {}
+    let mut n = 0;
+    while let Some(done) = tm.poll() {
+        n += 1;
+        let input = done.input();
+        if input & 0x100 != 0 {
+            assert_eq!(
+                done.outcome(),
+                Err(RunError::Failed {
+                    node: dag.find("fail").unwrap(),
+                    error: 55
+                })
+            );
+            // `fail` ran as the continuation of `root`; nothing started after it.
+            let want: Vec<u32> = ["root", "fail"]
+                .iter()
+                .map(|n| dag.find(n).unwrap().index() as u32)
+                .collect();
+            assert_eq!(started_nodes(input), want, "input {input:#x}");
+            for v in 0..dag.len() {
+                let ran = done.ran(NodeId::from_index(v));
+                assert_eq!(ran, v == 0, "node {v}");
+            }
+        } else {
+            assert_eq!(done.outcome(), Ok(()));
+            assert_eq!(
+                started_nodes(input),
+                (0..dag.len() as u32).collect::<Vec<_>>()
+            );
+        }
+    }
+    assert_eq!(n, inputs.len());
+}
+
+#[test]
+fn backoff_retry_waits_for_its_tick() {
+    let dag = retry_dag(2, 5);
+    let tm = Box::new(Tm::new(&dag));
+    let flaky = dag.find("flaky").unwrap();
+    let input = 0x300 | 1;
+    let id = tm.submit(input).unwrap();
+    while tm.step() > 0 {}
+    assert_eq!(starts_of(input, flaky), [(0, 0)]);
+    assert!(tm.poll().is_none());
+    for _ in 0..4 {
+        tm.advance_tick(1);
+        assert_eq!(tm.step(), 0, "the retry ran before its tick");
+        assert_eq!(starts_of(input, flaky).len(), 1);
+    }
+    tm.advance_tick(1);
+    while tm.step() > 0 {}
+    assert_eq!(starts_of(input, flaky), [(0, 0), (1, 5)]);
+    let done = tm.poll().expect("finished after the back-off");
+    assert_eq!(done.id(), id);
+    assert_eq!(done.outcome(), Ok(()));
+    assert_eq!(tm.counters().retries, 1);
+}
+
+/// More runs than a batch (32) whose retries fall due at the same tick: `step` must run them
+/// all without another tick ("0 means nothing is ready now").
+#[test]
+fn retries_due_at_the_same_tick_all_run_without_another_tick() {
+    let dag = retry_dag(2, 1);
+    let tm = Box::new(TaskManager::<u64, u64, u32, 8, 8, 64, 0, 64>::new(&dag));
+    let runs = if cfg!(miri) { 34 } else { 40 };
+    for i in 0..runs {
+        tm.submit((0x1_0000 + (i << 8)) | 1).unwrap();
+    }
+    while tm.step() > 0 {}
+    assert!(tm.poll().is_none());
+    assert_eq!(tm.engine().deferred(), runs as usize);
+    tm.advance_tick(1);
+    while tm.step() > 0 {}
+    let mut finished = 0;
+    while let Some(done) = tm.poll() {
+        assert_eq!(done.outcome(), Ok(()));
+        finished += 1;
+    }
+    assert_eq!(
+        finished,
+        runs,
+        "step() returned 0 with {} retries due (deferred: {})",
+        runs - finished,
+        tm.engine().deferred()
+    );
+}
+
+/// A deferred retry and an overflowed entry parked at the same time: the overflowed one must
+/// not use up the tick's scan for due retries.
+#[test]
+fn due_retry_runs_when_an_overflowed_entry_is_found_first() {
+    // Ring of 2: the root's four successors do not fit, two of them are parked.
+    let dag: Dag<u64, u64, u32, 8, 8> = DagBuilder::new()
+        .task("root", ok)
+        .task("flaky", flaky)
+        .task("s1", ok)
+        .task("s2", ok)
+        .task("s3", ok)
+        .task("s4", ok)
+        .edge("root", "s1")
+        .edge("root", "s2")
+        .edge("root", "s3")
+        .edge("root", "s4")
+        .retry(
+            "flaky",
+            RetryPolicy {
+                attempts: 2,
+                backoff_ticks: 1,
+            },
+        )
+        .build()
+        .unwrap();
+    let tm = Box::new(TaskManager::<u64, u64, u32, 8, 8, 2, 0, 2>::new(&dag));
+    // A first good run puts the next submission in slot 1 and the one after in slot 0, so
+    // that a scan meets B's overflowed entries (slot 0) before A's due retry (slot 1).
+    let warm_up = one_shot(&tm, 0x600);
+    assert_eq!(warm_up.outcome(), Ok(()));
+    drop(warm_up);
+    // Run A: `flaky` (a root) fails once and waits one tick.
+    let a = tm.submit(0x700 | 1).unwrap();
+    assert_eq!(a.slot(), 1);
+    while tm.step() > 0 {}
+    if let Some(done) = tm.poll() {
+        panic!("{:?} finished early: {:?}", done.id(), done.outcome());
+    }
+    // Run B parks entries of the ring overflow; advance so A's retry is due, then drain.
+    tm.advance_tick(1);
+    let b = tm.submit(0x800).unwrap();
+    assert_eq!(b.slot(), 0);
+    while tm.step() > 0 {}
+    let mut finished = 0;
+    while let Some(done) = tm.poll() {
+        assert_eq!(done.outcome(), Ok(()));
+        finished += 1;
+    }
+    assert_eq!(finished, 2, "a due retry was left waiting for another tick");
+}
+
+// ---------------------------------------------------------------- timeouts and deadlines
+
+/// Advances the manager's tick by the low byte of the input.
+fn slow(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    let ticks = (*cx.input() & 0xff) as u32;
+    // Slow only on the first attempt when bit 9 is set.
+    if cx.attempt() == 0 || *cx.input() & 1 << 9 == 0 {
+        TIMEOUT_TM.advance_tick(ticks);
+    }
+    Ok(3)
+}
+
+static TIMEOUT_DAG: Dag<u64, u64, u32, 4, 4> = Dag::new_or_panic(
+    DagBuilder::new()
+        .task("slow", slow)
+        .task("next", ok)
+        .edge("slow", "next")
+        .timeout("slow", 5)
+        .retry(
+            "slow",
+            RetryPolicy {
+                attempts: 2,
+                backoff_ticks: 0,
+            },
+        )
+        .build(),
+);
+static TIMEOUT_TM: TaskManager<u64, u64, u32, 4, 4, 2, 0, 8> = TaskManager::new(&TIMEOUT_DAG);
+
+#[test]
+fn node_timeout_fails_with_timeout() {
+    let tm = &TIMEOUT_TM;
+    let (slow, next) = (
+        TIMEOUT_DAG.find("slow").unwrap(),
+        TIMEOUT_DAG.find("next").unwrap(),
+    );
+    // Within the timeout (5 ticks are allowed).
+    let done = one_shot(tm, 0x1000 | 5);
+    assert_eq!(done.outcome(), Ok(()));
+    drop(done);
+    // Late on both attempts: Timeout, `next` never starts.
+    let input = 0x2000 | 6;
+    let done = one_shot(tm, input);
+    assert_eq!(done.outcome(), Err(RunError::Timeout { node: slow }));
+    assert_eq!(starts_of(input, slow).len(), 2);
+    assert!(starts_of(input, next).is_empty());
+    assert!(!done.ran(slow));
+    drop(done);
+    // Late on the first attempt only: the retry succeeds.
+    let input = 0x3000 | 1 << 9 | 50;
+    let done = one_shot(tm, input);
+    assert_eq!(done.outcome(), Ok(()));
+    assert_eq!(starts_of(input, slow).len(), 2);
+    assert_eq!(done.value(next), Some(4));
+}
+
+/// Advances the deadline manager's tick by the low byte of the input.
+fn stall(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    DEADLINE_TM.advance_tick((*cx.input() & 0xff) as u32);
+    Ok(1)
+}
+
+static DEADLINE_DAG: Dag<u64, u64, u32, 4, 4> = Dag::new_or_panic(
+    DagBuilder::new()
+        .task("a", stall)
+        .task("b", ok)
+        .task("c", ok)
+        .edge("a", "b")
+        .edge("b", "c")
+        .build(),
+);
+static DEADLINE_TM: TaskManager<u64, u64, u32, 4, 4, 2, 0, 8> = TaskManager::new(&DEADLINE_DAG);
+
+#[test]
+fn run_deadline_exceeded() {
+    let tm = &DEADLINE_TM;
+    let opts = SubmitOptions {
+        deadline_ticks: Some(5),
+        ..SubmitOptions::default()
+    };
+    // In time.
+    tm.submit_with(0x100 | 2, opts).unwrap();
+    while tm.step() > 0 {}
+    let done = tm.poll().unwrap();
+    assert_eq!(done.outcome(), Ok(()));
+    drop(done);
+    // `a` takes 10 ticks: `b` and `c` never start.
+    let input = 0x200 | 10;
+    tm.submit_with(input, opts).unwrap();
+    while tm.step() > 0 {}
+    let done = tm.poll().unwrap();
+    assert_eq!(done.outcome(), Err(RunError::DeadlineExceeded));
+    assert_eq!(done.outcome().unwrap_err().node(), None);
+    assert_eq!(started_nodes(input), [0]);
+    assert!(done.ran(NodeId::from_index(0)));
+    assert!(!done.ran(NodeId::from_index(1)));
+    drop(done);
+    // Without a deadline the same run succeeds.
+    let done = one_shot(tm, 0x300 | 10);
+    assert_eq!(done.outcome(), Ok(()));
+}
+
+/// A run whose deadline passes while its only remaining node waits for a long retry
+/// back-off ends with `DeadlineExceeded` at the deadline, not when the back-off is over.
+#[test]
+fn deadline_ends_a_run_waiting_for_a_retry_back_off() {
+    let dag = retry_dag(2, 1000);
+    let tm = Box::new(Tm::new(&dag));
+    let input = 0xb00 | 1;
+    let opts = SubmitOptions {
+        deadline_ticks: Some(5),
+        ..SubmitOptions::default()
+    };
+    tm.submit_with(input, opts).unwrap();
+    while tm.step() > 0 {}
+    for _ in 0..10 {
+        tm.advance_tick(1);
+        while tm.step() > 0 {}
+    }
+    let done = tm.poll();
+    assert!(
+        done.as_ref()
+            .is_some_and(|d| d.outcome() == Err(RunError::DeadlineExceeded)),
+        "10 ticks past a 5-tick deadline the run is still waiting for its back-off: {:?}",
+        done.map(|d| d.outcome())
+    );
+    assert_eq!(starts_of(input, dag.find("flaky").unwrap()).len(), 1);
+}
+
+// ---------------------------------------------------------------- cancel and pause
+
+/// Cancels its own run when bit 8 of the input is set.
+fn cancel_self(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    if *cx.input() & 1 << 8 != 0 {
+        assert_eq!(CANCEL_TM.cancel(cx.run()), Ok(()));
+    }
+    Ok(2)
+}
+
+static CANCEL_DAG: Dag<u64, u64, u32, 4, 4> = Dag::new_or_panic(
+    DagBuilder::new()
+        .task("a", ok)
+        .task("b", cancel_self)
+        .task("c", ok)
+        .task("d", ok)
+        .edge("a", "b")
+        .edge("b", "c")
+        .edge("c", "d")
+        .build(),
+);
+static CANCEL_TM: TaskManager<u64, u64, u32, 4, 4, 2, 0, 8> = TaskManager::new(&CANCEL_DAG);
+
+#[test]
+fn cancel_skips_nodes_not_started() {
+    let tm = &CANCEL_TM;
+    // Cancelled before any step: nothing starts.
+    let input = 0x1000;
+    let id = tm.submit(input).unwrap();
+    assert_eq!(tm.cancel(id), Ok(()));
+    while tm.step() > 0 {}
+    let done = tm.poll().unwrap();
+    assert_eq!(done.id(), id);
+    assert_eq!(done.outcome(), Err(RunError::Cancelled));
+    assert!(started_nodes(input).is_empty());
+    drop(done);
+    assert_eq!(tm.cancel(id), Err(CancelError::NotActive), "finished run");
+    // Cancelled from inside `b`: a and b ran, c and d were skipped.
+    let input = 0x2000 | 1 << 8;
+    let id = tm.submit(input).unwrap();
+    while tm.step() > 0 {}
+    let done = tm.poll().unwrap();
+    assert_eq!(done.outcome(), Err(RunError::Cancelled));
+    assert_eq!(started_nodes(input), [0, 1]);
+    assert!(done.ran(NodeId::from_index(1)));
+    assert!(!done.ran(NodeId::from_index(2)));
+    drop(done);
+    assert_eq!(tm.cancel(id), Err(CancelError::NotActive), "stale id");
+    // The slot is reused by a good run; the stale id does not cancel it.
+    let fresh = tm.submit(0x3000).unwrap();
+    assert_eq!(tm.cancel(id), Err(CancelError::NotActive));
+    while tm.step() > 0 {}
+    let done = tm.poll().unwrap();
+    assert_eq!(done.id(), fresh);
+    assert_eq!(done.outcome(), Ok(()));
+    assert!(tm.counters().runs_cancelled >= 2);
+}
+
+/// Cancel "skips what has not started": a run whose only remaining node waits for a retry
+/// back-off of 1000 ticks must end as `Cancelled` without waiting for those ticks.
+#[test]
+fn cancel_skips_a_deferred_retry_without_waiting_for_its_tick() {
+    let dag = retry_dag(2, 1000);
+    let tm = Box::new(Tm::new(&dag));
+    let input = 0x900 | 1;
+    let id = tm.submit(input).unwrap();
+    while tm.step() > 0 {}
+    assert_eq!(tm.cancel(id), Ok(()));
+    while tm.step() > 0 {}
+    let done = tm.poll();
+    assert!(
+        done.as_ref()
+            .is_some_and(|d| d.outcome() == Err(RunError::Cancelled)),
+        "cancelled run still waiting for its back-off tick: {:?}",
+        done.map(|d| d.outcome())
+    );
+    assert_eq!(starts_of(input, dag.find("flaky").unwrap()).len(), 1);
+}
+
+#[test]
+fn pause_stops_step_and_resume_continues() {
+    let dag = retry_dag(1, 0);
+    let tm = Box::new(Tm::new(&dag));
+    tm.pause();
+    let input = 0xa00;
+    let id = tm.submit(input).expect("submit works while paused");
+    for _ in 0..3 {
+        assert_eq!(tm.step(), 0);
+    }
+    assert!(started_nodes(input).is_empty());
+    assert!(tm.poll().is_none());
+    tm.resume();
+    assert!(tm.step() > 0);
+    while tm.step() > 0 {}
+    let done = tm.poll().unwrap();
+    assert_eq!(done.id(), id);
+    assert_eq!(done.outcome(), Ok(()));
+    assert_eq!(started_nodes(input), [0, 1, 2]);
+}
+
+// ---------------------------------------------------------------- multi-threaded
+
+const MT_RUNS: usize = if cfg!(miri) { 8 } else { 4000 };
+const MT_NODES: usize = 9;
+
+/// Starts per (run, node).
+fn mt_starts() -> &'static [AtomicU8] {
+    static S: OnceLock<Vec<AtomicU8>> = OnceLock::new();
+    S.get_or_init(|| (0..MT_RUNS * MT_NODES).map(|_| AtomicU8::new(0)).collect())
+}
+
+fn mt_ok(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    mt_starts()[*cx.input() as usize * MT_NODES + cx.node().index()].fetch_add(1, Relaxed);
+    Ok(cx.inputs().map(|(_, v)| v).sum::<u64>() + 1)
+}
+
+/// Fails for runs divisible by 5.
+fn mt_fail(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    mt_starts()[*cx.input() as usize * MT_NODES + cx.node().index()].fetch_add(1, Relaxed);
+    if *cx.input() % 5 == 0 {
+        Err(*cx.input() as u32)
+    } else {
+        Ok(1)
+    }
+}
+
+static MT_DAG: Dag<u64, u64, u32, 16, 16> = Dag::new_or_panic(
+    DagBuilder::new()
+        .task("root", mt_ok) // 0
+        .task("x1", mt_ok) // 1
+        .task("x2", mt_ok) // 2
+        .task("mid", mt_fail) // 3
+        .task("d1", mt_ok) // 4: downstream of mid
+        .task("d2", mt_ok) // 5: downstream of mid
+        .task("y1", mt_ok) // 6
+        .task("y2", mt_ok) // 7
+        .task("end", mt_ok) // 8: downstream of mid
+        .edge("root", "x1")
+        .edge("root", "x2")
+        .edge("x1", "mid")
+        .edge("x2", "mid")
+        .edge("mid", "d1")
+        .edge("mid", "d2")
+        .edge("d1", "end")
+        .edge("d2", "end")
+        .edge("root", "y1")
+        .edge("y1", "y2")
+        .edge("y2", "end")
+        .build(),
+);
+
+/// Waits a little when there is nothing to do: yields natively; under Miri sleeps (virtual
+/// time), so that spinning threads do not eat the interpreter's time.
+fn idle() {
+    if cfg!(miri) {
+        std::thread::sleep(std::time::Duration::from_micros(50));
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+struct StopOnDrop<'a>(&'a AtomicBool);
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Relaxed);
+    }
+}
+
+#[test]
+fn failed_runs_do_not_affect_others_multi_thread() {
+    let tm: Box<TaskManager<'static, u64, u64, u32, 16, 16, 16, 0, 64>> =
+        Box::new(TaskManager::new(&MT_DAG));
+    let tm = &*tm;
+    let stop = AtomicBool::new(false);
+    let mid = MT_DAG.find("mid").unwrap();
+    std::thread::scope(|s| {
+        let _stop = StopOnDrop(&stop);
+        for _ in 0..if cfg!(miri) { 2 } else { 4 } {
+            s.spawn(|| {
+                while !stop.load(Relaxed) {
+                    if tm.step() == 0 {
+                        idle();
+                    }
+                }
+            });
+        }
+        let mut next = 0u64;
+        let mut finished = 0;
+        let mut last = Instant::now();
+        while finished < MT_RUNS {
+            if (next as usize) < MT_RUNS && tm.submit(next).is_ok() {
+                next += 1;
+            }
+            while let Some(done) = tm.poll() {
+                let run = done.input();
+                if run % 5 == 0 {
+                    assert_eq!(
+                        done.outcome(),
+                        Err(RunError::Failed {
+                            node: mid,
+                            error: run as u32
+                        })
+                    );
+                } else {
+                    assert_eq!(done.outcome(), Ok(()), "run {run}");
+                    assert_eq!(done.value(NodeId::from_index(8)), Some(8), "run {run}");
+                }
+                finished += 1;
+                last = Instant::now();
+            }
+            assert!(
+                last.elapsed() < Duration::from_secs(20),
+                "stalled: {finished} of {MT_RUNS}, {:?}",
+                tm.counters()
+            );
+            idle();
+        }
+    });
+    for run in 0..MT_RUNS {
+        let s = &mt_starts()[run * MT_NODES..(run + 1) * MT_NODES];
+        for (v, n) in s.iter().enumerate() {
+            let n = n.load(Relaxed);
+            let downstream = matches!(v, 4 | 5 | 8);
+            if run % 5 == 0 && downstream {
+                assert_eq!(n, 0, "run {run}: node {v} started after the failure");
+            } else if run % 5 != 0 || matches!(v, 0..=3) {
+                // Good runs: every node once; failed runs: everything up to `mid` once.
+                assert_eq!(n, 1, "run {run}: node {v}");
+            } else {
+                assert!(n <= 1, "run {run}: node {v} started {n} times");
+            }
+        }
+    }
+    let c = tm.counters();
+    assert_eq!(c.runs_failed, MT_RUNS.div_ceil(5));
+    assert_eq!(c.runs_completed, MT_RUNS - MT_RUNS.div_ceil(5));
+    assert_eq!(c.failures, MT_RUNS.div_ceil(5));
+}

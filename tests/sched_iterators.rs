@@ -1,0 +1,551 @@
+//! Iterators: 0, 1 and K items; K + 1 is `RunError::TooManyItems` naming the iterator; body
+//! results come back in item order; the iterator's successors read them; body failures and
+//! retries; a skipped iterator never runs its body; two iterators keep separate items; and a
+//! multi-threaded run with many items (more than the tokens pushed per fan-out) over few run
+//! slots, so slots and stale tokens are recycled constantly.
+//!
+//! All but the last test are single-threaded (bodies log to a thread-local); Miri runs the
+//! file with the multi-threaded test scaled down.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ringdag::dag::{Dag, DagBuilder, NodeId, RetryPolicy};
+use ringdag::sched::{Context, RunError, TaskManager};
+
+type Cx<'a> = Context<'a, u64, u64>;
+
+/// Largest item count of the small iterator.
+const K: u16 = 5;
+
+thread_local! {
+    /// (input, node, item index or u32::MAX, attempt) of every body start on this thread.
+    static LOG: RefCell<Vec<(u64, u32, u32, u32)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn log(cx: &Cx<'_>) {
+    let index = cx.item().map_or(u32::MAX, |(i, _)| i as u32);
+    LOG.with(|l| {
+        l.borrow_mut()
+            .push((*cx.input(), cx.node().index() as u32, index, cx.attempt()))
+    });
+}
+
+fn starts_of(input: u64, node: NodeId) -> Vec<(u32, u32)> {
+    LOG.with(|l| {
+        l.borrow()
+            .iter()
+            .filter(|e| e.0 == input && e.1 == node.index() as u32)
+            .map(|e| (e.2, e.3))
+            .collect()
+    })
+}
+
+/// Items emitted for `input`: the low byte says how many.
+fn item_count(input: u64) -> u64 {
+    input & 0xff
+}
+
+fn item(input: u64, k: u64) -> u64 {
+    (input >> 8) * 100 + k
+}
+
+/// The body's result for item `k` (index `i`): order-sensitive.
+fn body_value(item: u64, i: usize) -> u64 {
+    item * 3 + 7 * i as u64
+}
+
+/// Order-sensitive fold of body results.
+fn fold(items: &[u64]) -> u64 {
+    items
+        .iter()
+        .fold(17u64, |h, &v| h.wrapping_mul(31).wrapping_add(v))
+}
+
+fn src(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    Ok(*cx.input())
+}
+
+/// Emits `item_count(input)` items; ignores `TooManyItems` and returns `Ok`.
+fn split(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    let input = *cx.input();
+    for k in 0..item_count(input) {
+        let _ = cx.emit(item(input, k));
+    }
+    Ok(1000 + cx.emitted() as u64)
+}
+
+/// Emits with `?` (the module docs' pattern): propagates `TooManyItems` as an error.
+fn split_question_mark(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    let input = *cx.input();
+    for k in 0..item_count(input) {
+        cx.emit(item(input, k)).map_err(|_| 99u32)?;
+    }
+    Ok(1000 + cx.emitted() as u64)
+}
+
+fn sq(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    let (i, item) = cx.item().expect("a body has an item");
+    Ok(body_value(item, i))
+}
+
+/// Fails on item 2 (every attempt) when bit 16 of the input is set; on its first attempt of
+/// every item when bit 17 is set.
+fn sq_flaky(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    let (i, item) = cx.item().expect("a body has an item");
+    let input = *cx.input();
+    if input & 1 << 16 != 0 && i == 2 {
+        return Err(42);
+    }
+    if input & 1 << 17 != 0 && cx.attempt() == 0 {
+        return Err(43);
+    }
+    Ok(body_value(item, i))
+}
+
+/// Reads the items of node 1 (the iterator) and its value.
+fn sum(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    let it = NodeId::from_index(1);
+    let items = cx.items(it);
+    assert_eq!(
+        cx.value(it),
+        Some(1000 + items.len() as u64),
+        "iterator value"
+    );
+    Ok(fold(items))
+}
+
+type Tm<'d> = TaskManager<'d, u64, u64, u32, 8, 8, 4, 16, 16>;
+
+fn basic_dag() -> Dag<u64, u64, u32, 8, 8> {
+    DagBuilder::new()
+        .task("src", src)
+        .iterator("split", split, K)
+        .body("split", "sq", sq)
+        .task("sum", sum)
+        .edge("src", "split")
+        .edge("split", "sum")
+        .build()
+        .unwrap()
+}
+
+fn expected_items(input: u64) -> Vec<u64> {
+    (0..item_count(input))
+        .map(|k| body_value(item(input, k), k as usize))
+        .collect()
+}
+
+fn run_one<'a>(tm: &'a Tm<'_>, input: u64) -> ringdag::sched::Finished<'a, u64, u64, u32> {
+    let id = tm.submit(input).unwrap();
+    while tm.step() > 0 {}
+    let done = tm.poll().expect("finished");
+    assert_eq!(done.id(), id);
+    done
+}
+
+#[test]
+fn zero_one_and_k_items_in_item_order() {
+    let dag = basic_dag();
+    let tm = Box::new(Tm::new(&dag));
+    let (split, sq, sum) = (
+        dag.find("split").unwrap(),
+        dag.find("sq").unwrap(),
+        dag.find("sum").unwrap(),
+    );
+    for (n, tag) in [(0u64, 1u64), (1, 2), (K as u64, 3), (2, 4)] {
+        let input = tag << 8 | n;
+        let done = run_one(&tm, input);
+        assert_eq!(done.outcome(), Ok(()), "{n} items");
+        let want = expected_items(input);
+        assert_eq!(done.items(split), want.as_slice(), "{n} items");
+        assert!(done.ran(split));
+        assert_eq!(done.value(split), Some(1000 + n));
+        assert_eq!(done.value(sum), Some(fold(&want)), "{n} items");
+        // The body ran once per item, each index once, first attempt.
+        let mut starts = starts_of(input, sq);
+        starts.sort_unstable();
+        let want_starts: Vec<(u32, u32)> = (0..n as u32).map(|i| (i, 0)).collect();
+        assert_eq!(starts, want_starts, "{n} items");
+        assert_eq!(starts_of(input, split).len(), 1);
+        assert_eq!(starts_of(input, sum).len(), 1);
+    }
+}
+
+#[test]
+fn k_plus_one_items_fails_with_too_many_items() {
+    let dag = basic_dag();
+    let tm = Box::new(Tm::new(&dag));
+    let split = dag.find("split").unwrap();
+    let input = 9 << 8 | (K as u64 + 1);
+    let done = run_one(&tm, input);
+    assert_eq!(
+        done.outcome(),
+        Err(RunError::TooManyItems {
+            node: split,
+            max: K
+        })
+    );
+    assert_eq!(done.outcome().unwrap_err().node(), Some(split));
+    assert!(starts_of(input, dag.find("sq").unwrap()).is_empty());
+    assert!(starts_of(input, dag.find("sum").unwrap()).is_empty());
+    assert!(!done.ran(split));
+    assert!(done.items(split).is_empty());
+    drop(done);
+    // The manager is fine afterwards.
+    let input = 10 << 8 | 3;
+    let done = run_one(&tm, input);
+    assert_eq!(done.outcome(), Ok(()));
+    assert_eq!(done.items(split), expected_items(input).as_slice());
+}
+
+/// `cx.emit(x).map_err(..)?` is how the module docs emit. One item too many must still be
+/// `TooManyItems` naming the iterator (not `Failed` with the body's error), and a retry
+/// policy must not re-run an iterator whose failure is deterministic.
+#[test]
+fn too_many_items_propagated_with_question_mark_is_too_many_items() {
+    let dag: Dag<u64, u64, u32, 8, 8> = DagBuilder::new()
+        .task("src", src)
+        .iterator("split", split_question_mark, K)
+        .body("split", "sq", sq)
+        .task("sum", sum)
+        .edge("src", "split")
+        .edge("split", "sum")
+        .retry(
+            "split",
+            RetryPolicy {
+                attempts: 3,
+                backoff_ticks: 0,
+            },
+        )
+        .build()
+        .unwrap();
+    let tm = Box::new(Tm::new(&dag));
+    let split = dag.find("split").unwrap();
+    let input = 11 << 8 | (K as u64 + 1);
+    let done = run_one(&tm, input);
+    let outcome = done.outcome();
+    let starts = starts_of(input, split).len();
+    assert_eq!(
+        outcome,
+        Err(RunError::TooManyItems {
+            node: split,
+            max: K
+        }),
+        "the iterator started {starts} times"
+    );
+    assert_eq!(starts, 1, "TooManyItems is not retryable");
+}
+
+#[test]
+fn body_failure_fails_the_run_naming_the_body() {
+    let dag: Dag<u64, u64, u32, 8, 8> = DagBuilder::new()
+        .task("src", src)
+        .iterator("split", split, K)
+        .body("split", "sq", sq_flaky)
+        .task("sum", sum)
+        .edge("src", "split")
+        .edge("split", "sum")
+        .build()
+        .unwrap();
+    let tm = Box::new(Tm::new(&dag));
+    let (split, sq, sum) = (
+        dag.find("split").unwrap(),
+        dag.find("sq").unwrap(),
+        dag.find("sum").unwrap(),
+    );
+    let input = 1 << 16 | 12 << 8 | 4;
+    let done = run_one(&tm, input);
+    assert_eq!(
+        done.outcome(),
+        Err(RunError::Failed {
+            node: sq,
+            error: 42
+        })
+    );
+    assert!(
+        starts_of(input, sum).is_empty(),
+        "sum started after failure"
+    );
+    assert!(!done.ran(split));
+    assert!(done.items(split).is_empty());
+    // Items after the failing one are not started (single thread: in index order).
+    let mut idx: Vec<u32> = starts_of(input, sq).into_iter().map(|s| s.0).collect();
+    idx.sort_unstable();
+    assert_eq!(idx, [0, 1, 2]);
+}
+
+#[test]
+fn body_retry_succeeds_per_item() {
+    let dag: Dag<u64, u64, u32, 8, 8> = DagBuilder::new()
+        .task("src", src)
+        .iterator("split", split, K)
+        .body("split", "sq", sq_flaky)
+        .task("sum", sum)
+        .edge("src", "split")
+        .edge("split", "sum")
+        .retry(
+            "sq",
+            RetryPolicy {
+                attempts: 2,
+                backoff_ticks: 0,
+            },
+        )
+        .build()
+        .unwrap();
+    let tm = Box::new(Tm::new(&dag));
+    let (split, sq) = (dag.find("split").unwrap(), dag.find("sq").unwrap());
+    let input = 1 << 17 | 13 << 8 | 3;
+    let done = run_one(&tm, input);
+    assert_eq!(done.outcome(), Ok(()));
+    assert_eq!(done.items(split), expected_items(input).as_slice());
+    let mut starts = starts_of(input, sq);
+    starts.sort_unstable();
+    assert_eq!(starts, [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]);
+    assert_eq!(tm.counters().retries, 3);
+}
+
+fn pick(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    cx.choose((*cx.input() >> 20) as u8);
+    Ok(0)
+}
+
+/// Reads the items of node 1 whether or not it ran.
+fn join(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    let items = cx.items(NodeId::from_index(1));
+    Ok(items.len() as u64 * 1000 + cx.inputs().count() as u64)
+}
+
+#[test]
+fn skipped_iterator_never_runs_its_body() {
+    let dag: Dag<u64, u64, u32, 8, 8> = DagBuilder::new()
+        .condition("pick", pick)
+        .iterator("split", split, K)
+        .body("split", "sq", sq)
+        .task("other", src)
+        .task("join", join)
+        .branch("pick", "split", 1)
+        .default_branch("pick", "other")
+        .edge("split", "join")
+        .edge("other", "join")
+        .build()
+        .unwrap();
+    let tm = Box::new(Tm::new(&dag));
+    let (split, sq, jn) = (
+        dag.find("split").unwrap(),
+        dag.find("sq").unwrap(),
+        dag.find("join").unwrap(),
+    );
+    // Branch 1: the iterator runs with 3 items.
+    let input = 1 << 20 | 14 << 8 | 3;
+    let done = run_one(&tm, input);
+    assert_eq!(done.outcome(), Ok(()));
+    assert_eq!(done.items(split), expected_items(input).as_slice());
+    assert_eq!(done.value(jn), Some(3 * 1000 + 1));
+    drop(done);
+    // Default: the iterator is skipped, its body never starts, the join sees no items.
+    let input = 15 << 8 | 3;
+    let done = run_one(&tm, input);
+    assert_eq!(done.outcome(), Ok(()));
+    assert!(starts_of(input, split).is_empty());
+    assert!(starts_of(input, sq).is_empty());
+    assert!(!done.ran(split));
+    assert!(done.items(split).is_empty());
+    assert_eq!(done.value(jn), Some(1));
+}
+
+fn split_b(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    for k in 0..3 {
+        cx.emit(500 + k).map_err(|_| 1u32)?;
+    }
+    Ok(0)
+}
+
+fn both(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    let a = cx.items(NodeId::from_index(1));
+    let b = cx.items(NodeId::from_index(3));
+    Ok(fold(a).wrapping_mul(7) ^ fold(b))
+}
+
+#[test]
+fn two_iterators_keep_separate_items() {
+    let dag: Dag<u64, u64, u32, 8, 8> = DagBuilder::new()
+        .task("src", src)
+        .iterator("a", split, K)
+        .body("a", "a_sq", sq)
+        .iterator("b", split_b, 3)
+        .body("b", "b_sq", sq)
+        .task("both", both)
+        .edge("src", "a")
+        .edge("src", "b")
+        .edge("a", "both")
+        .edge("b", "both")
+        .build()
+        .unwrap();
+    assert_eq!(dag.item_slots(), K as usize + 3);
+    let tm = Box::new(Tm::new(&dag));
+    // Two runs in flight at once, so their item storage must not mix either.
+    let inputs = [16 << 8 | 4, 17 << 8 | 5];
+    for &i in &inputs {
+        tm.submit(i).unwrap();
+    }
+    while tm.step() > 0 {}
+    let mut n = 0;
+    while let Some(done) = tm.poll() {
+        n += 1;
+        let input = done.input();
+        assert_eq!(done.outcome(), Ok(()));
+        let a = expected_items(input);
+        let b: Vec<u64> = (0..3).map(|k| body_value(500 + k, k as usize)).collect();
+        assert_eq!(done.items(dag.find("a").unwrap()), a.as_slice());
+        assert_eq!(done.items(dag.find("b").unwrap()), b.as_slice());
+        assert_eq!(
+            done.value(dag.find("both").unwrap()),
+            Some(fold(&a).wrapping_mul(7) ^ fold(&b))
+        );
+    }
+    assert_eq!(n, 2);
+}
+
+// ------------------------------------------------------------------ multi-threaded
+
+const BIG_K: u16 = 100;
+const MT_RUNS: usize = if cfg!(miri) { 6 } else { 40_000 };
+
+/// Body executions per (run, item index).
+fn exec() -> &'static [AtomicU8] {
+    static EXEC: OnceLock<Vec<AtomicU8>> = OnceLock::new();
+    EXEC.get_or_init(|| {
+        (0..MT_RUNS * BIG_K as usize)
+            .map(|_| AtomicU8::new(0))
+            .collect()
+    })
+}
+
+/// Input = run number; it emits `run % (BIG_K + 1)` items (0 to BIG_K), some of them more
+/// than the 64 tokens pushed per fan-out.
+fn mt_count(run: u64) -> u64 {
+    (run * 37) % (BIG_K as u64 + 1)
+}
+
+fn mt_split(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    let run = *cx.input();
+    for k in 0..mt_count(run) {
+        cx.emit(run << 16 | k).map_err(|_| 1u32)?;
+    }
+    Ok(run)
+}
+
+fn mt_sq(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    let (i, item) = cx.item().expect("item");
+    let run = *cx.input();
+    assert_eq!(item >> 16, run, "item of another run");
+    assert_eq!(item & 0xffff, i as u64, "item index");
+    exec()[run as usize * BIG_K as usize + i].fetch_add(1, Relaxed);
+    Ok(body_value(item, i))
+}
+
+fn mt_sum(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    let items = cx.items(NodeId::from_index(0));
+    Ok(fold(items))
+}
+
+static MT_DAG: Dag<u64, u64, u32, 4, 4> = Dag::new_or_panic(
+    DagBuilder::new()
+        .iterator("split", mt_split, BIG_K)
+        .body("split", "sq", mt_sq)
+        .task("sum", mt_sum)
+        .edge("split", "sum")
+        .build(),
+);
+
+/// Waits a little when there is nothing to do: yields natively; under Miri sleeps (virtual
+/// time), so that spinning threads do not eat the interpreter's time.
+fn idle() {
+    if cfg!(miri) {
+        std::thread::sleep(std::time::Duration::from_micros(50));
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// Sets the flag when dropped (also on panic), so the workers stop and the scope can join.
+struct StopOnDrop<'a>(&'a AtomicBool);
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Relaxed);
+    }
+}
+
+#[test]
+fn many_items_over_few_slots_multi_thread() {
+    // 1 run slot: the slot (and its body cell) is reused at once while tokens of the
+    // previous run in the slot may still be in the ring.
+    let tm: Box<TaskManager<'static, u64, u64, u32, 4, 4, 1, 100, 64>> =
+        Box::new(TaskManager::new(&MT_DAG));
+    let tm = &*tm;
+    let stop = AtomicBool::new(false);
+    let steps = AtomicUsize::new(0);
+    let workers = if cfg!(miri) { 2 } else { 4 };
+    std::thread::scope(|s| {
+        let _stop = StopOnDrop(&stop);
+        for _ in 0..workers {
+            s.spawn(|| {
+                let _stop = StopOnDrop(&stop); // a panicking worker stops the test
+                while !stop.load(Relaxed) {
+                    if tm.step() == 0 {
+                        idle();
+                    } else {
+                        steps.fetch_add(1, Relaxed);
+                    }
+                }
+            });
+        }
+        let (split, sum) = (MT_DAG.find("split").unwrap(), MT_DAG.find("sum").unwrap());
+        let mut next = 0u64;
+        let mut finished = 0usize;
+        let mut last_progress = Instant::now();
+        while finished < MT_RUNS {
+            assert!(!stop.load(Relaxed), "a worker panicked");
+            if (next as usize) < MT_RUNS && tm.submit(next).is_ok() {
+                next += 1;
+            }
+            while let Some(done) = tm.poll() {
+                let run = done.input();
+                assert_eq!(done.outcome(), Ok(()), "run {run}");
+                let want: Vec<u64> = (0..mt_count(run))
+                    .map(|k| body_value(run << 16 | k, k as usize))
+                    .collect();
+                assert_eq!(done.items(split), want.as_slice(), "run {run}");
+                assert_eq!(done.value(sum), Some(fold(&want)), "run {run}");
+                finished += 1;
+                last_progress = Instant::now();
+            }
+            assert!(
+                last_progress.elapsed() < Duration::from_secs(20),
+                "no run finished for 20 s: {finished} of {MT_RUNS} done, {} active, {:?}",
+                tm.active_runs(),
+                tm.counters()
+            );
+            idle();
+        }
+    });
+    for run in 0..MT_RUNS {
+        for i in 0..BIG_K as usize {
+            let n = exec()[run * BIG_K as usize + i].load(Relaxed);
+            let want = u8::from((i as u64) < mt_count(run as u64));
+            assert_eq!(n, want, "run {run} item {i} ran {n} times");
+        }
+    }
+}
