@@ -20,6 +20,11 @@
 //!   parks it for a retry one tick later; another worker scans concurrently. The scanner
 //!   must not take the retry before its tick (it must see the due tick written with the
 //!   park, not an older value of the cell's `aux`).
+//! - `cancel_during_a_sweep_is_not_lost`: a worker sweeps for due retries while the main
+//!   thread cancels the run whose only remaining node waits for a long back-off. Cancel makes
+//!   that retry due at once (to be skipped); the concurrent sweep, which may have looked at
+//!   the cell before the cancel, must not mark the tick as fully swept over the cancel's
+//!   request, or the cancelled run waits for the next tick.
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p ringdag-core --release
@@ -33,7 +38,7 @@
 use loom::sync::Arc;
 use loom::thread;
 use ringdag_core::dag::{Dag, DagBuilder, NodeId, RetryPolicy};
-use ringdag_core::sched::{Context, Priority, SubmitOptions, TaskManager};
+use ringdag_core::sched::{Context, Priority, RunError, SubmitOptions, TaskManager};
 
 type Cx<'a> = Context<'a, u32, u32>;
 
@@ -369,5 +374,61 @@ fn deferred_retry_not_claimed_before_its_tick() {
         let done = tm.poll().expect("the run completed");
         assert_eq!(done.outcome(), Ok(()));
         assert_eq!(done.value(NodeId::from_index(2)), Some(88));
+    });
+}
+
+/// Fails on its first attempt.
+fn fail_first(cx: &mut Cx<'_>) -> Result<u32, ()> {
+    if cx.attempt() == 0 {
+        Err(())
+    } else {
+        Ok(1)
+    }
+}
+
+static LONG_BACKOFF_DAG: Dag<u32, u32, (), 2, 1> = Dag::new_or_panic(
+    DagBuilder::new()
+        .task("root", leaf)
+        .task("x", fail_first)
+        .edge("root", "x")
+        .retry(
+            "x",
+            RetryPolicy {
+                attempts: 2,
+                backoff_ticks: 1000,
+            },
+        )
+        .build(),
+);
+
+#[test]
+fn cancel_during_a_sweep_is_not_lost() {
+    loom::model(|| {
+        let tm: Arc<TaskManager<'static, u32, u32, (), 2, 1, 1, 0, 2>> =
+            Arc::new(TaskManager::new(&LONG_BACKOFF_DAG));
+        let id = tm.submit(1).unwrap();
+        // root, then x, which fails and waits 1000 ticks.
+        for _ in 0..2 {
+            tm.step();
+        }
+        assert_eq!(tm.engine().deferred(), 1);
+        // A new tick: the next scan sweeps for due retries.
+        tm.advance_tick(1);
+        let worker = {
+            let tm = tm.clone();
+            thread::spawn(move || tm.engine().step(tm.dag(), 1))
+        };
+        assert_eq!(tm.cancel(id), Ok(()));
+        worker.join().unwrap();
+        // No tick passes: the cancelled run must end now.
+        for _ in 0..2 {
+            tm.step();
+        }
+        let done = tm.poll();
+        assert_eq!(
+            done.as_ref().map(|d| d.outcome()),
+            Some(Err(RunError::Cancelled)),
+            "the cancelled run still waits for its back-off"
+        );
     });
 }
