@@ -55,7 +55,6 @@ fn allocations_during(f: impl FnOnce()) -> usize {
 
 const ROUNDS: usize = if cfg!(miri) { 2 } else { 10_000 };
 
-#[test]
 fn ring_operations_allocate_nothing() {
     // The counter works: a Box is seen.
     assert!(allocations_during(|| drop(std::hint::black_box(Box::new(1u64)))) >= 1);
@@ -112,4 +111,13 @@ fn ring_operations_allocate_nothing() {
         std::hint::black_box(sum);
     });
     assert_eq!(n, 0, "ring operations allocated {n} times");
+}
+
+/// Runs without libtest (`harness = false` in Cargo.toml): the allocator counts every thread
+/// of the process, and libtest's own main thread allocates while a test runs (its progress
+/// output), which made the count flaky under load.
+fn main() {
+    ring_operations_allocate_nothing();
+    println!("test ring_operations_allocate_nothing ... ok");
+    println!("test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out");
 }
