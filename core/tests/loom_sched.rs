@@ -313,8 +313,8 @@ fn racing_unparkers_keep_a_retry_live() {
     });
 }
 
-/// The model starts at this tick (a scan for due retries happens once per tick value, so
-/// the model must not start at the tick that bookkeeping starts with).
+/// The model starts at this tick, not 0 (a version that swept for due retries once per tick
+/// value, starting from 0, would not scan at all at tick 0 and the model would prove nothing).
 const START_TICK: u32 = 5;
 
 /// Fails on its first attempt (at `START_TICK`); the retry must not start before the
