@@ -164,14 +164,7 @@ struct Local {
     /// (run slot, nodes resolved) not yet subtracted from `remaining`.
     resolved: [(usize, u32); 4],
     resolved_len: usize,
-    /// Ready high-priority entries this worker keeps to itself (LIFO: depth first, so the
-    /// nodes it touches next are near the ones it just touched); shared when the rings run dry.
-    stash: [Entry; STASH],
-    stash_len: usize,
 }
-
-/// Capacity of a worker's stash (see [`Local::stash`]).
-const STASH: usize = 32;
 
 /// Hints the CPU to fetch `r`'s cache line (x86_64; nothing elsewhere).
 #[inline(always)]
@@ -477,10 +470,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     fn unpark(&self, out: &mut [Entry]) -> usize {
         let overflow = self.shared.parked.load(Relaxed) != 0;
         let now = self.now();
-        // Deferred retries can only fall due when the tick moves (or a run stops): a complete
-        // sweep at this tick (below) makes later scans at the same tick skip them.
-        let deferred = self.shared.deferred.load(Relaxed) != 0
-            && self.shared.deferred_scan.load(Relaxed) != now;
+        // Retries waiting for a tick are looked at on every scan (a scan only happens when the
+        // rings are empty, or every 16th batch): simple, and no due retry can be missed.
+        let deferred = self.shared.deferred.load(Relaxed) != 0;
         let n = self.dag.len();
         let total = self.runs.len() * n;
         if (!overflow && !deferred) || total == 0 {
@@ -541,10 +533,6 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             found += 1;
         }
         self.shared.scan_cursor.store(i as u32, Relaxed);
-        if deferred && found < out.len() {
-            // A complete sweep: nothing more falls due at this tick.
-            self.shared.deferred_scan.store(now, Relaxed);
-        }
         found
     }
 
@@ -599,24 +587,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let mut done = 0;
         for &first in &buf[..n] {
             let mut next = Some(first);
-            loop {
-                while let Some(e) = next {
-                    next = self.execute(bodies, e, &mut local);
-                    done += 1;
-                }
-                if local.stash_len == 0 {
-                    break;
-                }
-                // Rings empty: other workers may be idle; give them the older half of the
-                // stash (the entries that lead to the most work, depth first).
-                if local.stash_len > 1 && self.queues[0].is_empty() && self.queues[1].is_empty() {
-                    let half = local.stash_len / 2;
-                    self.enqueue(0, &local.stash[..half]);
-                    local.stash.copy_within(half..local.stash_len, 0);
-                    local.stash_len -= half;
-                }
-                local.stash_len -= 1;
-                next = Some(local.stash[local.stash_len]);
+            while let Some(e) = next {
+                next = self.execute(bodies, e, &mut local);
+                done += 1;
             }
         }
         self.flush_resolved(&mut local);
@@ -795,10 +768,6 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         // the write after the claim.
         let old = run.flags.fetch_or(flag::FAILED, AcqRel);
         if old & flag::FAILED == 0 {
-            // Retries of this run waiting for their tick are skipped at the next scan.
-            self.shared
-                .deferred_scan
-                .store(self.now().wrapping_sub(1), Relaxed);
             // SAFETY: only the thread that set FAILED first writes the error, once per run;
             // it is read after `remaining` reaches zero, which this thread's own resolve
             // (AcqRel on `remaining`) orders after this write.
@@ -984,7 +953,6 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 prefetch(self.cells.get(slot * self.stride + s.to as usize));
             }
         }
-        let stash_ok = self.runs[slot].flags.load(Relaxed) & flag::LOW_PRIORITY == 0;
         for s in succ {
             // A plain edge out of a condition is always taken; labelled ones by the choice.
             let taken = live
@@ -1005,10 +973,6 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 let ready = Entry::new(slot, s.to, 0, any_live);
                 if next.is_none() {
                     next = Some(ready);
-                } else if stash_ok && local.stash_len < STASH {
-                    local.stash[local.stash_len] = ready;
-                    local.stash_len += 1;
-                    self.prefetch_entry(ready);
                 } else {
                     spill[k].write(ready);
                     k += 1;
@@ -1184,10 +1148,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 .compare_exchange_weak(flags, flags | flag::CANCELLED, Relaxed, Relaxed)
             {
                 Ok(_) => {
-                    // Retries of this run waiting for their tick are skipped at the next scan.
-                    self.shared
-                        .deferred_scan
-                        .store(self.now().wrapping_sub(1), Relaxed);
+                    // Its retries waiting for a tick are due at once (to be skipped).
                     self.hooks.work_available();
                     return Ok(());
                 }

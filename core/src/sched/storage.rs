@@ -217,8 +217,6 @@ pub struct Shared {
     pub(crate) parked: AtomicU32,
     /// Cells with DEFERRED set, all runs.
     pub(crate) deferred: AtomicU32,
-    /// Tick of the last scan for due retries.
-    pub(crate) deferred_scan: AtomicU32,
     /// Finished runs whose id is not in the result ring.
     pub(crate) unlisted: AtomicU32,
     /// Where the next scan for parked entries starts (flat cell index).
@@ -258,7 +256,6 @@ macro_rules! zeroed_shared {
                     paused: AtomicU32::new(0),
                     parked: AtomicU32::new(0),
                     deferred: AtomicU32::new(0),
-                    deferred_scan: AtomicU32::new(0),
                     unlisted: AtomicU32::new(0),
                     scan_cursor: AtomicU32::new(0),
                     next_slot: AtomicU32::new(0),
