@@ -95,122 +95,115 @@ fn pop_wait<Q: ?Sized>(q: &mut Q, pop: impl Fn(&mut Q) -> Option<u64>) -> u64 {
 // ---------------------------------------------------------------------------------------------
 // (a) push + pop pair and (b) burst of 128, single thread
 
-fn single_thread<Q>(
+/// `BURST` pushes then `BURST` pops per iteration (a constant, so `BURST == 1` is a plain
+/// push + pop with no loop around it).
+fn single_thread<Q, const BURST: usize>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     name: &str,
     q: &mut Q,
     push: impl Fn(&mut Q, u64) -> bool + Copy,
     pop: impl Fn(&mut Q) -> Option<u64> + Copy,
-    burst: usize,
 ) {
     group.bench_function(name, |b| {
         b.iter(|| {
-            for i in 0..burst {
+            for i in 0..BURST {
                 let ok = push(q, black_box(i as u64));
                 debug_assert!(ok);
                 black_box(ok);
             }
-            for _ in 0..burst {
+            for _ in 0..BURST {
                 black_box(pop(q));
             }
         })
     });
 }
 
-fn single_thread_group(c: &mut Criterion, group_name: &str, burst: usize) {
+fn single_thread_group<const BURST: usize>(c: &mut Criterion, group_name: &str) {
     let mut group = c.benchmark_group(group_name);
     configure(&mut group);
-    group.throughput(Throughput::Elements(burst as u64));
+    group.throughput(Throughput::Elements(BURST as u64));
 
     let ours = Box::new(Ours::new());
-    single_thread(
+    single_thread::<_, BURST>(
         &mut group,
         "ringdag_RingBuffer",
         &mut &*ours,
         |q, v| q.push(v).is_ok(),
         |q| q.pop(),
-        burst,
     );
     let mut ours_spsc = Box::new(OursSpsc::new());
     {
         let (p, c) = ours_spsc.split();
         let mut pc = (p, c);
-        single_thread(
+        single_thread::<_, BURST>(
             &mut group,
             "ringdag_spsc",
             &mut pc,
             |q, v| q.0.push(v).is_ok(),
             |q| q.1.pop(),
-            burst,
         );
     }
     let mut aq = crossbeam_queue::ArrayQueue::<u64>::new(CAP);
-    single_thread(
+    single_thread::<_, BURST>(
         &mut group,
         "crossbeam_ArrayQueue",
         &mut aq,
         |q, v| q.push(v).is_ok(),
         |q| q.pop(),
-        burst,
     );
     let mut rt = rtrb::RingBuffer::<u64>::new(CAP);
-    single_thread(
+    single_thread::<_, BURST>(
         &mut group,
         "rtrb",
         &mut rt,
         |q, v| q.0.push(v).is_ok(),
         |q| q.1.pop().ok(),
-        burst,
     );
     let hm = heapless_mpmc();
-    single_thread(
+    single_thread::<_, BURST>(
         &mut group,
         "heapless_mpmc",
         &mut &*hm,
         |q, v| q.enqueue(v).is_ok(),
         |q| q.dequeue(),
-        burst,
     );
     let mut hs = Box::new(HeaplessSpsc::new());
     {
         let mut pc = hs.split();
-        single_thread(
+        single_thread::<_, BURST>(
             &mut group,
             "heapless_spsc",
             &mut pc,
             |q, v| q.0.enqueue(v).is_ok(),
             |q| q.1.dequeue(),
-            burst,
         );
     }
     let mut sc = mpsc::sync_channel::<u64>(CAP);
-    single_thread(
+    single_thread::<_, BURST>(
         &mut group,
         "std_sync_channel",
         &mut sc,
         |q, v| q.0.try_send(v).is_ok(),
         |q| q.1.try_recv().ok(),
-        burst,
     );
     let mut cc = crossbeam_channel::bounded::<u64>(CAP);
-    single_thread(
+    single_thread::<_, BURST>(
         &mut group,
         "crossbeam_channel",
         &mut cc,
         |q, v| q.0.try_send(v).is_ok(),
         |q| q.1.try_recv().ok(),
-        burst,
     );
     group.finish();
     drop((ours, ours_spsc, hm, hs));
 }
 
 fn pair(c: &mut Criterion) {
-    single_thread_group(c, "pair", 1);
+    single_thread_group::<1>(c, "pair");
 }
 
 fn burst128(c: &mut Criterion) {
-    single_thread_group(c, "burst128", BATCH);
+    single_thread_group::<BATCH>(c, "burst128");
 }
 
 // ---------------------------------------------------------------------------------------------
