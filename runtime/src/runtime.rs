@@ -636,10 +636,11 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> fmt::D
 
 impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> RunResult<I, V, E> {
     fn with<R>(&self, f: impl FnOnce(&Finished<'_, I, V, E>) -> R) -> R {
-        // SAFETY: `self.id` came from `Finished::into_raw` on this runtime's engine (in
-        // `RunHandle::try_take`), and this `RunResult` is its only owner; the temporary handle
-        // is never dropped (`ManuallyDrop`, also if `f` panics), so the slot is freed only in
+        // `self.id` came from `Finished::into_raw` on this runtime's engine (in
+        // `RunHandle::try_take`), and this `RunResult` is its only owner. The temporary handle
+        // is never dropped (`ManuallyDrop`, also if `f` panics): the slot is freed only in
         // `drop`.
+        // SAFETY: the contract of `Finished::from_raw`, as described above.
         let done = core::mem::ManuallyDrop::new(unsafe {
             Finished::from_raw(self.inner.engine(), self.id)
         });

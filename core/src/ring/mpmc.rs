@@ -165,10 +165,11 @@ pub struct RingBuffer<T, const N: usize> {
     _owns: PhantomData<T>,
 }
 
-// SAFETY: a value moves into the ring on one thread and out on another, so sharing the ring
-// sends `T` between threads: `T: Send` is required and sufficient. No `&T` is ever handed out
-// from a shared ring, so `T: Sync` is not needed. Every slot access is made exclusive by the
-// claim protocol (a compare-exchange on `head`/`tail` plus the slot stamp, see `claim`).
+// A value moves into the ring on one thread and out on another, so sharing the ring sends `T`
+// between threads. No `&T` is ever handed out from a shared ring, so `T: Sync` is not needed.
+// Every slot access is made exclusive by the claim protocol (a compare-exchange on
+// `head`/`tail` plus the slot stamp, see `claim`).
+// SAFETY: `T: Send` is required and sufficient for sharing, per the above.
 unsafe impl<T: Send, const N: usize> Sync for RingBuffer<T, N> {}
 // SAFETY: moving the ring moves the values it owns; that needs `T: Send`, nothing else.
 unsafe impl<T: Send, const N: usize> Send for RingBuffer<T, N> {}

@@ -656,31 +656,11 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             } => (item_offset as usize, max_items),
             _ => (0, 0),
         };
-        let run = &self.runs[slot];
-        let start = if info.timeout_ticks.is_some() {
-            self.fresh_now()
-        } else {
-            self.now()
-        };
+        let start = self.start_tick(info);
         let mut cx = Context {
-            // SAFETY: the input was written before the slot became ACTIVE and the root entries
-            // were published (Release/Acquire through the ring or the pending chain); it is
-            // not written again until the slot is released, which needs this node resolved.
-            input: run.input.with(|p| unsafe { &*(*p).as_ptr() }),
-            run: RunId::new(slot, run.state.load(Relaxed) >> phase::BITS),
-            node: v,
-            attempt: e.attempt(),
-            now: start,
-            dag: &self.dag,
-            cells: self.run_cells(slot),
-            items: self.items,
-            item_base: slot * self.item_stride,
-            item: None,
             emit_offset,
             emit_max,
-            emitted: 0,
-            overflowed: false,
-            choice: None,
+            ..self.context(slot, v, e.attempt(), start, None)
         };
         local.tasks += 1;
         let result = bodies.call(NodeId(v), &mut cx);
@@ -746,6 +726,51 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 self.fail(slot, error);
                 self.resolve(slot, v, false, None, local)
             }
+        }
+    }
+
+    /// The tick a node execution starts at: fresh from the driver's clock when the node has
+    /// a timeout, the counter otherwise.
+    #[inline(always)]
+    fn start_tick(&self, info: &crate::dag::NodeInfo) -> u32 {
+        if info.timeout_ticks.is_some() {
+            self.fresh_now()
+        } else {
+            self.now()
+        }
+    }
+
+    /// The context of one execution of node `v` of the run in `slot` (no emit range; the
+    /// caller sets one for iterators).
+    #[inline(always)]
+    fn context(
+        &self,
+        slot: usize,
+        v: u32,
+        attempt: u32,
+        now: u32,
+        item: Option<(usize, V)>,
+    ) -> Context<'_, I, V> {
+        let run = &self.runs[slot];
+        Context {
+            // SAFETY: the input was written before the slot became ACTIVE and the root entries
+            // were published (Release/Acquire through the ring or the pending chain); it is
+            // not written again until the slot is released, which needs this node resolved.
+            input: run.input.with(|p| unsafe { &*(*p).as_ptr() }),
+            run: RunId::new(slot, run.state.load(Relaxed) >> phase::BITS),
+            node: v,
+            attempt,
+            now,
+            dag: &self.dag,
+            cells: self.run_cells(slot),
+            items: self.items,
+            item_base: slot * self.item_stride,
+            item,
+            emit_offset: 0,
+            emit_max: 0,
+            emitted: 0,
+            overflowed: false,
+            choice: None,
         }
     }
 
@@ -824,7 +849,6 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         };
         let info = &self.dag.nodes[body as usize];
         let items = &self.items[slot * self.item_stride..];
-        let run = &self.runs[slot];
         loop {
             // Relaxed: the RMW alone makes each index claimed once; the items' data arrived
             // with the token (ring Acquire) or is ours (continuation).
@@ -840,29 +864,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 let item = item_cell.value.with(|p| unsafe { (*p).assume_init_read() });
                 let mut attempt = 0;
                 loop {
-                    let start = if info.timeout_ticks.is_some() {
-                        self.fresh_now()
-                    } else {
-                        self.now()
-                    };
-                    let mut cx = Context {
-                        // SAFETY: as in `execute`.
-                        input: run.input.with(|p| unsafe { &*(*p).as_ptr() }),
-                        run: RunId::new(slot, run.state.load(Relaxed) >> phase::BITS),
-                        node: body,
-                        attempt,
-                        now: start,
-                        dag: &self.dag,
-                        cells: self.run_cells(slot),
-                        items: self.items,
-                        item_base: slot * self.item_stride,
-                        item: Some((i, item)),
-                        emit_offset: 0,
-                        emit_max: 0,
-                        emitted: 0,
-                        overflowed: false,
-                        choice: None,
-                    };
+                    let start = self.start_tick(info);
+                    let mut cx = self.context(slot, body, attempt, start, Some((i, item)));
                     local.tasks += 1;
                     let node_id = NodeId(body);
                     let result = match bodies.call(node_id, &mut cx) {

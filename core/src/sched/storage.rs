@@ -63,11 +63,11 @@ pub struct RunSlot<I, E> {
     pub(crate) error: UnsafeCell<MaybeUninit<RunError<E>>>,
 }
 
-// SAFETY: `input` is written only by the submitter between claiming the slot (SETUP) and
-// activating it, then only read (shared) until the slot is freed; `error` is written once by
-// the thread that sets FAILED first and read after `remaining` reaches zero (Acquire chain).
-// Sharing the slot therefore hands `I` and `E` values between threads (`Send`) and lets
-// several threads read the input at once (`Sync`).
+// `input` is written only by the submitter between claiming the slot (SETUP) and activating
+// it, then only read (shared) until the slot is freed; `error` is written once by the thread
+// that sets FAILED first and read after `remaining` reaches zero (Acquire chain).
+// SAFETY: sharing the slot hands `I` and `E` between threads (`Send`) and lets several
+// threads read the input at once (`Sync`); the accesses are ordered as described above.
 unsafe impl<I: Send + Sync, E: Send + Sync> Sync for RunSlot<I, E> {}
 
 impl<I, E> RunSlot<I, E> {
@@ -124,10 +124,10 @@ pub struct NodeCell<V> {
     pub(crate) value: UnsafeCell<MaybeUninit<V>>,
 }
 
-// SAFETY: `value` is written once per run by the thread executing the node, before it sets
-// DONE (Release) and before it resolves its successors (AcqRel on their `pending`); readers
-// access it only after observing DONE (Acquire) or through that chain. Values cross threads
-// (`Send`) and are read by several threads at once (`Sync`).
+// `value` is written once per run by the thread executing the node, before it sets DONE
+// (Release) and before it resolves its successors (AcqRel on their `pending`); readers access
+// it only after observing DONE (Acquire) or through that chain.
+// SAFETY: values cross threads (`Send`) and are read by several at once (`Sync`), ordered above.
 unsafe impl<V: Send + Sync> Sync for NodeCell<V> {}
 
 impl<V> NodeCell<V> {
@@ -172,10 +172,11 @@ pub struct ItemCell<V> {
     pub(crate) value: UnsafeCell<MaybeUninit<V>>,
 }
 
-// SAFETY: item `i` is written by the iterator (before its tokens are published through the
-// task ring, Release/Acquire) and then read and overwritten only by the single body execution
-// that claimed index `i` (fetch_add on the body cell's `aux`); readers after the fan-in see
-// it through the AcqRel chain on the body cell's `pending`.
+// Item `i` is written by the iterator (before its tokens are published through the task ring,
+// Release/Acquire), then read and overwritten only by the single body execution that claimed
+// index `i` (fetch_add on the body cell's `aux`); readers after the fan-in see it through the
+// AcqRel chain on the body cell's `pending`, which tokens keep alive (see `fan_out`).
+// SAFETY: items cross threads and are read by several at once, ordered as described above.
 unsafe impl<V: Send + Sync> Sync for ItemCell<V> {}
 
 impl<V> ItemCell<V> {
