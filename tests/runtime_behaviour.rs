@@ -468,12 +468,13 @@ fn idle_worker_takes_runs_queued_behind_a_blocked_node() {
     );
 }
 
-/// Whether a thread's name shows in /proc/self/task/*/comm (not under qemu-user).
+/// Whether a thread's name shows in /proc/self/task/*/comm (not under qemu-user). The probe
+/// is not named `ringdag-*`, so a lingering /proc entry of it is never counted as a worker.
 #[cfg(target_os = "linux")]
 fn proc_shows_thread_names() -> bool {
     let (tx, rx) = mpsc::channel::<()>();
     let probe = thread::Builder::new()
-        .name("ringdag-probe".into())
+        .name("names-probe".into())
         .spawn(move || {
             let _ = rx.recv();
         })
@@ -482,7 +483,7 @@ fn proc_shows_thread_names() -> bool {
         let found = std::fs::read_dir("/proc/self/task")
             .map(|dir| {
                 dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-                    .any(|name| name.trim() == "ringdag-probe")
+                    .any(|name| name.trim() == "names-probe")
             })
             .unwrap_or(false);
         if !found {
