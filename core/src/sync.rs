@@ -8,13 +8,20 @@
 //! Nothing else in the crate names `core::sync::atomic` or `core::cell::UnsafeCell`.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize};
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 
+#[cfg(all(not(loom), feature = "portable-atomic", target_has_atomic = "64"))]
+pub(crate) use portable_atomic::AtomicU64;
 #[cfg(all(not(loom), feature = "portable-atomic"))]
-pub(crate) use portable_atomic::{AtomicBool, AtomicU32, AtomicUsize};
+#[allow(unused_imports)]
+pub(crate) use portable_atomic::{fence, AtomicBool, AtomicU32, AtomicUsize};
 
+// `fence` is used by the work deque, which needs 64-bit atomics.
+#[cfg(all(not(loom), not(feature = "portable-atomic"), target_has_atomic = "64"))]
+pub(crate) use core::sync::atomic::AtomicU64;
 #[cfg(all(not(loom), not(feature = "portable-atomic")))]
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize};
+#[allow(unused_imports)]
+pub(crate) use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicUsize};
 
 pub(crate) use core::sync::atomic::Ordering;
 

@@ -4,8 +4,8 @@ use std::fmt;
 use std::time::Duration;
 
 use ringdag_core::dag::{
-    compile, CompileBuffers, DagError, DagView, Edge, EdgeLabel, NodeId, NodeInfo, NodeKind,
-    RetryPolicy, Span, Succ,
+    compile, CompileBuffers, DagError, DagView, Edge, EdgeLabel, NodeHot, NodeId, NodeInfo,
+    NodeKind, RetryPolicy, Span, Succ,
 };
 use ringdag_core::sched::Context;
 
@@ -27,6 +27,7 @@ pub struct Graph<I, V, E> {
     nodes: Vec<NodeInfo>,
     bodies: Bodies<I, V, E>,
     succ_span: Vec<Span>,
+    hot: Vec<NodeHot>,
     succ: Vec<Succ>,
     pred_span: Vec<Span>,
     pred: Vec<u32>,
@@ -53,6 +54,7 @@ impl<I, V, E> Graph<I, V, E> {
         let n = nodes.len();
         let e = edges.len();
         let mut succ_span = vec![Span::default(); n];
+        let mut hot = vec![NodeHot::default(); n];
         let mut succ = vec![Succ::default(); e];
         let mut pred_span = vec![Span::default(); n];
         let mut pred = vec![0; e];
@@ -64,6 +66,7 @@ impl<I, V, E> Graph<I, V, E> {
             edges,
             CompileBuffers {
                 succ_span: &mut succ_span,
+                hot: &mut hot,
                 succ: &mut succ,
                 pred_span: &mut pred_span,
                 pred: &mut pred,
@@ -77,6 +80,7 @@ impl<I, V, E> Graph<I, V, E> {
             nodes,
             bodies,
             succ_span,
+            hot,
             succ,
             pred_span,
             pred,
@@ -160,6 +164,7 @@ impl<I, V, E> Graph<I, V, E> {
         DagView {
             nodes: &self.nodes,
             succ_span: &self.succ_span,
+            hot: &self.hot,
             succ: &self.succ,
             pred_span: &self.pred_span,
             pred: &self.pred,

@@ -12,7 +12,7 @@ use ringdag_core::dag::NodeId;
 use ringdag_core::ring::RingBuffer;
 use ringdag_core::sched::{
     Bodies, Context, Engine, Entry, Failure, Hooks, ItemCell, NodeCell, Queue, RunId, RunSlot,
-    Shared,
+    Shared, WorkerDeque,
 };
 
 use crate::graph::Graph;
@@ -50,6 +50,8 @@ pub(crate) struct Inner<I, V, E> {
     item_stride: usize,
     queues: [Box<dyn Queue<Entry> + Send>; 2],
     shared: Shared,
+    /// One per worker: ready successors its nodes made (stolen by idle workers).
+    deques: Box<[WorkerDeque]>,
     pub(crate) waiters: Box<[Waiter]>,
     /// Per run slot: the node and message of the first panic on a node's last attempt.
     pub(crate) panics: Box<[Mutex<Option<PanicRecord>>]>,
@@ -132,6 +134,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             item_stride,
             queues: [task_ring(cfg.ring), task_ring(cfg.ring)],
             shared: Shared::new(),
+            deques: boxed(cfg.workers, WorkerDeque::new),
             waiters: boxed(cfg.runs, Waiter::default),
             panics: boxed(cfg.runs, || Mutex::new(None)),
             sleep: Mutex::new(()),
@@ -191,16 +194,16 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             inner: self,
             worker: index as u16,
         };
+        // SAFETY: worker `index` is the only thread that uses `deques[index]` as its own (one
+        // thread per index, spawned once); the deques belong to this storage.
+        let engine = unsafe { self.engine().with_worker(&self.deques, index) };
         let mut idle = 0;
         loop {
-            let engine = self.engine();
             engine.sync_tick(self.tick());
-            // Take at most half a fair share of what is queued: entries popped together wait
-            // behind the first one, so a node that blocks must not hold back work an idle
-            // worker could run. Deep rings still give full batches.
-            let [high, low] = engine.ring_depths();
-            let share = ((high + low) / (2 * self.workers)).clamp(1, self.batch);
-            if engine.step(&bodies, share) > 0 {
+            // The engine takes at most half a fair share of the ring per batch (entries popped
+            // together wait behind the first one; a blocking node must not hold back work an
+            // idle worker could run), and steals from the other workers' deques when idle.
+            if engine.step(&bodies, self.batch) > 0 {
                 idle = 0;
                 continue;
             }
@@ -249,9 +252,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             fence(Ordering::SeqCst);
             // Pushes made while the flag was set notified nobody: pass the wake-up on while
             // there is work for more than this worker (it may block in a body).
-            if self.waiting.load(Ordering::Relaxed) > 0
-                && engine.ring_depths().iter().sum::<usize>() > 1
-            {
+            if self.waiting.load(Ordering::Relaxed) > 0 && engine.queued() > 1 {
                 self.wake_pending.store(true, Ordering::Relaxed);
                 self.wake.notify_one();
                 self.wakes.fetch_add(1, Ordering::Relaxed);

@@ -4,7 +4,8 @@ use core::fmt;
 
 use super::compile::{compile, CompileBuffers};
 use super::{
-    DagError, DagView, Edge, EdgeLabel, NodeId, NodeInfo, NodeKind, RetryPolicy, Span, Succ, TaskFn,
+    DagError, DagView, Edge, EdgeLabel, NodeHot, NodeId, NodeInfo, NodeKind, RetryPolicy, Span,
+    Succ, TaskFn,
 };
 
 const EMPTY_NODE: NodeInfo = NodeInfo {
@@ -301,6 +302,7 @@ impl<I, V, E, const NODES: usize, const EDGES: usize> DagBuilder<I, V, E, NODES,
             fns: self.fns,
             n: self.n,
             succ_span: [Span { start: 0, len: 0 }; NODES],
+            hot: [NodeHot::EMPTY; NODES],
             succ: [Succ { to: 0, label: 0 }; EDGES],
             pred_span: [Span { start: 0, len: 0 }; NODES],
             pred: [0; EDGES],
@@ -320,6 +322,7 @@ impl<I, V, E, const NODES: usize, const EDGES: usize> DagBuilder<I, V, E, NODES,
             edges,
             CompileBuffers {
                 succ_span: &mut dag.succ_span,
+                hot: &mut dag.hot,
                 succ: &mut dag.succ,
                 pred_span: &mut dag.pred_span,
                 pred: &mut dag.pred,
@@ -347,6 +350,7 @@ pub struct Dag<I, V, E, const NODES: usize, const EDGES: usize> {
     fns: [Option<TaskFn<I, V, E>>; NODES],
     n: usize,
     succ_span: [Span; NODES],
+    hot: [NodeHot; NODES],
     succ: [Succ; EDGES],
     pred_span: [Span; NODES],
     pred: [u32; EDGES],
@@ -407,6 +411,7 @@ impl<I, V, E, const NODES: usize, const EDGES: usize> Dag<I, V, E, NODES, EDGES>
         DagView {
             nodes: &self.nodes[..self.n],
             succ_span: &self.succ_span[..self.n],
+            hot: &self.hot[..self.n],
             succ: &self.succ[..self.e],
             pred_span: &self.pred_span[..self.n],
             pred: &self.pred[..self.e],

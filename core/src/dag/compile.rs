@@ -2,13 +2,15 @@
 //! firmware, vectors in the runtime), so the same checks serve both. `const fn`, so a DAG
 //! declared in a `const` or `static` is validated at compile time.
 
-use super::{DagError, Edge, EdgeLabel, NodeInfo, NodeKind, RetryPolicy, Span, Succ};
+use super::{DagError, Edge, EdgeLabel, NodeHot, NodeInfo, NodeKind, RetryPolicy, Span, Succ};
 
 /// Output buffers for [`compile`]: `n` = number of nodes, `e` = number of edges.
 #[derive(Debug)]
 pub struct CompileBuffers<'a> {
     /// `n` entries.
     pub succ_span: &'a mut [Span],
+    /// `n` entries: the scheduler's packed per-node words.
+    pub hot: &'a mut [NodeHot],
     /// `e` entries.
     pub succ: &'a mut [Succ],
     /// `n` entries.
@@ -55,6 +57,7 @@ pub const fn compile(
     let n = nodes.len();
     let e = edges.len();
     if buf.succ_span.len() < n
+        || buf.hot.len() < n
         || buf.pred_span.len() < n
         || buf.topo.len() < n
         || buf.roots.len() < n
@@ -287,6 +290,18 @@ pub const fn compile(
         return Err(DagError::Cycle {
             node: nodes[v].name,
         });
+    }
+    let mut v = 0;
+    while v < n {
+        buf.hot[v] = match NodeHot::new(&nodes[v], buf.succ_span[v]) {
+            Some(h) => h,
+            None => {
+                return Err(DagError::TooManyEdges {
+                    capacity: NodeHot::MAX_SUCCESSORS as usize,
+                })
+            }
+        };
+        v += 1;
     }
     Ok(Compiled { roots, items })
 }

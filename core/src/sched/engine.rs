@@ -4,7 +4,7 @@
 use core::fmt;
 use core::mem::MaybeUninit;
 
-use crate::dag::{DagView, NodeId, NodeKind, Succ};
+use crate::dag::{DagView, NodeHot, NodeId, NodeKind, Succ};
 use crate::ring::RingBuffer;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
@@ -135,7 +135,19 @@ pub struct Engine<'a, I, V, E> {
     results: Option<&'a dyn Queue<RunId>>,
     shared: &'a Shared,
     hooks: &'a dyn Hooks,
+    /// Every worker's deque and the index of the calling worker's own, when the driver
+    /// gives each worker one (the std runtime); `None`: the rings only.
+    #[cfg(any(target_has_atomic = "64", loom))]
+    worker: Option<(&'a [WorkerDeque], usize)>,
 }
+
+/// A worker's deque as the engine uses it (256 entries, 2 KiB).
+#[cfg(any(target_has_atomic = "64", loom))]
+pub type WorkerDeque = super::WorkDeque<256>;
+
+/// Node executions (chains included) a `step` runs from its worker's own deque before it
+/// returns to the driver.
+const DRAIN: usize = 64;
 
 impl<I, V, E> Clone for Engine<'_, I, V, E> {
     fn clone(&self) -> Self {
@@ -202,8 +214,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// `dag` must be a view of a validated DAG, as [`Dag::view`](crate::dag::Dag::view) or
     /// the runtime's `Graph::view` return: the output of [`compile`](crate::dag::compile) for
     /// its nodes and edges. `DagView`'s fields are public for reading; a view assembled by
-    /// hand (repeated roots, overlapping item ranges) would let two executions write the same
-    /// cell.
+    /// hand (repeated roots, overlapping item ranges, `hot` words that disagree with `nodes`
+    /// and `succ_span`) would let two executions write the same cell.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn new(
         dag: DagView<'a>,
@@ -237,6 +249,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             results,
             shared,
             hooks,
+            #[cfg(any(target_has_atomic = "64", loom))]
+            worker: None,
         })
     }
 
@@ -274,7 +288,86 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             results,
             shared,
             hooks: &NoHooks,
+            #[cfg(any(target_has_atomic = "64", loom))]
+            worker: None,
         }
+    }
+
+    /// The same engine, for the worker whose deque is `deques[index]`: ready successors of
+    /// high-priority runs go to that deque (last in, first out) before the shared ring, `step`
+    /// takes from it first, and steals from the other deques when it and the rings are empty.
+    ///
+    /// # Safety
+    ///
+    /// At any time at most one engine uses `deques[index]` as its own (see
+    /// [`WorkDeque::push`](super::WorkDeque::push)); the deques are used with this engine's
+    /// storage only (their entries name its run slots and nodes). `index < deques.len()`.
+    #[cfg(any(target_has_atomic = "64", loom))]
+    #[inline(always)]
+    pub unsafe fn with_worker(mut self, deques: &'a [WorkerDeque], index: usize) -> Self {
+        debug_assert!(index < deques.len());
+        self.worker = Some((deques, index));
+        self
+    }
+
+    /// The calling worker's own deque.
+    #[cfg(any(target_has_atomic = "64", loom))]
+    #[inline(always)]
+    fn own(&self) -> Option<&'a WorkerDeque> {
+        self.worker.and_then(|(all, i)| all.get(i))
+    }
+
+    /// Pops from the worker's own deque.
+    #[inline(always)]
+    fn local_pop(&self) -> Option<Entry> {
+        #[cfg(any(target_has_atomic = "64", loom))]
+        if let Some(d) = self.own() {
+            // SAFETY: `with_worker`'s contract: this engine is the deque's only owner.
+            return unsafe { d.pop() };
+        }
+        None
+    }
+
+    /// Pushes as many of `entries` as fit onto the worker's own deque; returns how many.
+    #[inline(always)]
+    fn local_push(&self, entries: &[Entry]) -> usize {
+        #[cfg(any(target_has_atomic = "64", loom))]
+        if let Some(d) = self.own() {
+            let mut k = 0;
+            for &e in entries {
+                // SAFETY: `with_worker`'s contract: this engine is the deque's only owner.
+                if unsafe { d.push(e) }.is_err() {
+                    break;
+                }
+                k += 1;
+            }
+            return k;
+        }
+        let _ = entries;
+        0
+    }
+
+    /// Steals one entry from another worker's deque (each tried once, from the next one on).
+    fn steal(&self) -> Option<Entry> {
+        #[cfg(any(target_has_atomic = "64", loom))]
+        if let Some((all, me)) = self.worker {
+            let n = all.len();
+            for k in 1..n {
+                if let Some(e) = all[(me + k) % n].steal() {
+                    return Some(e);
+                }
+            }
+        }
+        None
+    }
+
+    /// Entries in the workers' deques (a snapshot).
+    fn deque_len(&self) -> usize {
+        #[cfg(any(target_has_atomic = "64", loom))]
+        if let Some((all, _)) = self.worker {
+            return all.iter().map(|d| d.len()).sum();
+        }
+        0
     }
 
     /// The same engine, reporting to `hooks`.
@@ -554,24 +647,53 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             return 0;
         }
         let mut buf = [Entry::default(); BATCH];
-        let max = max_batch.clamp(1, BATCH);
-        // Fairness: every fourth batch looks at the low-priority ring first.
-        let round = self.shared.rounds.fetch_add(1, Relaxed);
-        let low_first = round % 4 == 3;
-        let order = if low_first { [1, 0] } else { [0, 1] };
+        let mut max = max_batch.clamp(1, BATCH);
+        let round = self.next_round();
         let mut n = 0;
-        for level in order {
-            n = self.queues[level].pop_slice(&mut buf[..max]);
-            if n > 0 {
-                let len = self.queues[level].len() + n;
-                let hw = &self.shared.c.ring_high_water;
-                if len > hw.load(Relaxed) {
-                    hw.fetch_max(len, Relaxed);
-                }
-                break;
+        // A worker's own deque first, except every eighth batch: then the rings first, so that
+        // runs queued there are not held back by one that keeps its workers busy.
+        let rings_first = round % 8 == 7;
+        if !rings_first {
+            if let Some(e) = self.local_pop() {
+                buf[0] = e;
+                n = 1;
             }
         }
-        // Parked entries are picked up when the rings are empty, and, so that they cannot
+        if n == 0 {
+            // Fairness: every fourth batch looks at the low-priority ring first.
+            let order = if round % 4 == 3 { [1, 0] } else { [0, 1] };
+            for level in order {
+                let q = self.queues[level];
+                if self.worker_count() > 1 {
+                    // Take at most half a fair share of what is queued: entries popped
+                    // together wait behind the first one, so a node that blocks must not hold
+                    // back work an idle worker could run.
+                    max = (q.len() / (2 * self.worker_count())).clamp(1, max);
+                }
+                n = q.pop_slice(&mut buf[..max]);
+                if n > 0 {
+                    let len = q.len() + n;
+                    let hw = &self.shared.c.ring_high_water;
+                    if len > hw.load(Relaxed) {
+                        hw.fetch_max(len, Relaxed);
+                    }
+                    break;
+                }
+            }
+        }
+        if n == 0 && rings_first {
+            if let Some(e) = self.local_pop() {
+                buf[0] = e;
+                n = 1;
+            }
+        }
+        if n == 0 {
+            if let Some(e) = self.steal() {
+                buf[0] = e;
+                n = 1;
+            }
+        }
+        // Parked entries are picked up when the queues are empty, and, so that they cannot
         // starve under sustained load, on every 16th batch.
         if n < max && (n == 0 || round.is_multiple_of(16)) {
             n += self.unpark(&mut buf[n..max]);
@@ -592,6 +714,17 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 done += 1;
             }
         }
+        // Then what this batch made ready on the worker's own deque, up to a budget.
+        while done < DRAIN {
+            let Some(first) = self.local_pop() else {
+                break;
+            };
+            let mut next = Some(first);
+            while let Some(e) = next {
+                next = self.execute(bodies, e, &mut local);
+                done += 1;
+            }
+        }
         self.flush_resolved(&mut local);
         let c = &self.shared.c;
         c.tasks_run.fetch_add(local.tasks, Relaxed);
@@ -604,13 +737,33 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         done
     }
 
+    /// Workers sharing the rings, as far as this engine knows (1 without `with_worker`).
+    #[inline(always)]
+    fn worker_count(&self) -> usize {
+        #[cfg(any(target_has_atomic = "64", loom))]
+        if let Some((all, _)) = self.worker {
+            return all.len();
+        }
+        1
+    }
+
+    /// This batch's number, for the fairness rules: counted per worker when the engine has
+    /// one (its own cache line), manager-wide otherwise.
+    #[inline(always)]
+    fn next_round(&self) -> u32 {
+        #[cfg(any(target_has_atomic = "64", loom))]
+        if let Some(d) = self.own() {
+            return d.next_round();
+        }
+        self.shared.rounds.fetch_add(1, Relaxed)
+    }
+
     /// Prefetches what executing `e` reads first: its node description, successor span and
     /// cell.
     #[inline(always)]
     fn prefetch_entry(&self, e: Entry) {
         let v = e.node() as usize;
-        prefetch(self.dag.nodes.get(v));
-        prefetch(self.dag.succ_span.get(v));
+        prefetch(self.dag.hot.get(v));
         prefetch(self.cells.get(e.slot() * self.stride + v));
     }
 
@@ -640,23 +793,32 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         local: &mut Local,
     ) -> Option<Entry> {
         let (slot, v) = (e.slot(), e.node());
-        let info = &self.dag.nodes[v as usize];
-        if let NodeKind::Body { iterator } = info.kind {
-            return self.process_items(bodies, slot, v, iterator.0, local);
+        // The packed word only: `NodeInfo` is read on the cold paths (iterators, failures).
+        let hot = self.dag.hot[v as usize];
+        let kind = hot.kind();
+        if kind == NodeHot::BODY {
+            // The packed word and the description come from the same compiled node.
+            if let NodeKind::Body { iterator } = self.dag.nodes[v as usize].kind {
+                return self.process_items(bodies, slot, v, iterator.0, local);
+            }
         }
         if !e.live() || self.stopped(slot) {
             return self.resolve(slot, v, false, None, local);
         }
         let cell = self.cell(slot, v);
-        let (emit_offset, emit_max) = match info.kind {
-            NodeKind::Iterator {
-                item_offset,
-                max_items,
-                ..
-            } => (item_offset as usize, max_items),
-            _ => (0, 0),
+        let (emit_offset, emit_max) = if kind == NodeHot::ITERATOR {
+            match self.dag.nodes[v as usize].kind {
+                NodeKind::Iterator {
+                    item_offset,
+                    max_items,
+                    ..
+                } => (item_offset as usize, max_items),
+                _ => (0, 0),
+            }
+        } else {
+            (0, 0)
         };
-        let start = self.start_tick(info);
+        let start = self.start_tick(hot);
         let mut cx = Context {
             emit_offset,
             emit_max,
@@ -664,6 +826,19 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         };
         local.tasks += 1;
         let result = bodies.call(NodeId(v), &mut cx);
+        if let (Ok(value), false, false) = (&result, cx.overflowed, hot.has_timeout()) {
+            // The common case: a plain success.
+            // SAFETY: this worker executes node `v` of this run alone (the entry was
+            // popped/claimed once); nobody reads the value before DONE or the successors'
+            // pending counters publish it.
+            cell.value.with_mut(|p| unsafe { (*p).write(*value) });
+            if kind == NodeHot::ITERATOR && cx.emitted > 0 {
+                return self.fan_out_of(slot, v, cx.emitted, local);
+            }
+            self.mark_done(cell);
+            return self.resolve(slot, v, true, cx.choice, local);
+        }
+        let info = &self.dag.nodes[v as usize];
         let node_id = NodeId(v);
         let outcome = match result {
             // Emitting past the limit fails the node as TooManyItems whatever the body returned
@@ -694,19 +869,13 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         };
         match outcome {
             Ok(value) => {
-                // SAFETY: this worker executes node `v` of this run alone (the entry was
-                // popped/claimed once); nobody reads the value before DONE or the successors'
-                // pending counters publish it.
+                // SAFETY: as above: node `v` of this run is executed by this worker alone.
                 cell.value.with_mut(|p| unsafe { (*p).write(value) });
-                match info.kind {
-                    NodeKind::Iterator { body, .. } if cx.emitted > 0 => {
-                        self.fan_out(slot, body.0, cx.emitted)
-                    }
-                    _ => {
-                        self.mark_done(cell);
-                        self.resolve(slot, v, true, cx.choice, local)
-                    }
+                if kind == NodeHot::ITERATOR && cx.emitted > 0 {
+                    return self.fan_out_of(slot, v, cx.emitted, local);
                 }
+                self.mark_done(cell);
+                self.resolve(slot, v, true, cx.choice, local)
             }
             Err((error, retryable)) => {
                 let attempt = e.attempt();
@@ -729,11 +898,23 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         }
     }
 
+    /// Iterator `v` emitted `count > 0` items: fans them out to its body.
+    fn fan_out_of(&self, slot: usize, v: u32, count: usize, local: &mut Local) -> Option<Entry> {
+        match self.dag.nodes[v as usize].kind {
+            NodeKind::Iterator { body, .. } => self.fan_out(slot, body.0, count),
+            // Not reached: the packed word and the description come from the same node.
+            _ => {
+                self.mark_done(self.cell(slot, v));
+                self.resolve(slot, v, true, None, local)
+            }
+        }
+    }
+
     /// The tick a node execution starts at: fresh from the driver's clock when the node has
     /// a timeout, the counter otherwise.
     #[inline(always)]
-    fn start_tick(&self, info: &crate::dag::NodeInfo) -> u32 {
-        if info.timeout_ticks.is_some() {
+    fn start_tick(&self, hot: NodeHot) -> u32 {
+        if hot.has_timeout() {
             self.fresh_now()
         } else {
             self.now()
@@ -864,7 +1045,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 let item = item_cell.value.with(|p| unsafe { (*p).assume_init_read() });
                 let mut attempt = 0;
                 loop {
-                    let start = self.start_tick(info);
+                    let start = self.start_tick(self.dag.hot[body as usize]);
                     let mut cx = self.context(slot, body, attempt, start, Some((i, item)));
                     local.tasks += 1;
                     let node_id = NodeId(body);
@@ -942,9 +1123,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         choice: Option<u8>,
         local: &mut Local,
     ) -> Option<Entry> {
-        let info = &self.dag.nodes[v as usize];
-        let succ = self.dag.successors(v);
-        let condition = live && info.kind == NodeKind::Condition;
+        let hot = self.dag.hot[v as usize];
+        let succ = &self.dag.succ[hot.successors().range()];
+        let condition = live && hot.kind() == NodeHot::CONDITION;
         let chosen = choice.map(|c| 2 + c as u16);
         let has_match = condition && chosen.is_some_and(|c| succ.iter().any(|s| s.label == c));
         let mut next = None;
@@ -954,6 +1135,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             // Issue the successors' cache misses together, before the serialising RMWs below.
             for s in succ {
                 prefetch(self.cells.get(slot * self.stride + s.to as usize));
+                prefetch(self.dag.hot.get(s.to as usize));
             }
         }
         for s in succ {
@@ -989,7 +1171,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if k > 0 {
             self.enqueue_spill(slot, &spill, k);
         }
-        let count = if matches!(info.kind, NodeKind::Iterator { .. }) {
+        let count = if hot.kind() == NodeHot::ITERATOR {
             2
         } else {
             1
@@ -1004,7 +1186,19 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let level = Self::level(self.runs[slot].flags.load(Relaxed));
         // SAFETY: the caller wrote `spill[..k]`; `MaybeUninit<Entry>` has `Entry`'s layout.
         let ready = unsafe { core::slice::from_raw_parts(spill.as_ptr().cast::<Entry>(), k) };
-        self.enqueue(level, ready);
+        // High priority: the worker's own deque first (low-priority entries stay in their
+        // ring, where the fairness rule sees them).
+        let local = if level == 0 {
+            self.local_push(ready)
+        } else {
+            0
+        };
+        if local < ready.len() {
+            self.enqueue(level, &ready[local..]);
+        } else {
+            // Idle workers may steal them.
+            self.hooks.work_available();
+        }
     }
 
     /// Adds `count` resolved nodes of run `slot` to the worker-local tally.
@@ -1232,7 +1426,14 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// Whether a task ring holds entries or an entry is parked for lack of ring space: work
     /// that can run now (a snapshot; retries waiting for their tick are not counted).
     pub fn has_ready_work(&self) -> bool {
-        self.queues.iter().any(|q| !q.is_empty()) || self.shared.parked.load(Relaxed) != 0
+        self.queues.iter().any(|q| !q.is_empty())
+            || self.shared.parked.load(Relaxed) != 0
+            || self.deque_len() != 0
+    }
+
+    /// Entries queued in the rings and the workers' deques (a snapshot).
+    pub fn queued(&self) -> usize {
+        self.queues.iter().map(|q| q.len()).sum::<usize>() + self.deque_len()
     }
 
     /// Entries in the high and low task rings (a snapshot).
@@ -1243,6 +1444,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// Whether any task ring holds entries or any entry is parked (a snapshot).
     pub fn has_work(&self) -> bool {
         self.queues.iter().any(|q| !q.is_empty())
+            || self.deque_len() != 0
             || self.shared.parked.load(Relaxed) != 0
             || self.shared.deferred.load(Relaxed) != 0
     }

@@ -67,11 +67,18 @@
 //! ```
 
 mod context;
+/// Needs 64-bit atomics (hosts; loom).
+#[cfg(any(target_has_atomic = "64", loom))]
+mod deque;
 mod engine;
 mod manager;
 mod storage;
 
 pub use context::{Context, TooManyItems};
+#[cfg(any(target_has_atomic = "64", loom))]
+pub use deque::WorkDeque;
+#[cfg(any(target_has_atomic = "64", loom))]
+pub use engine::WorkerDeque;
 pub use engine::{Bodies, Engine, Finished, Hooks, NoHooks, Queue, StorageError};
 pub use manager::TaskManager;
 pub use storage::{ItemCell, NodeCell, RunSlot, Shared};
@@ -161,6 +168,19 @@ impl Entry {
     #[inline(always)]
     pub const fn live(self) -> bool {
         self.0 & Self::LIVE != 0
+    }
+
+    /// The packed bits (for queues that store entries in atomics).
+    #[inline(always)]
+    pub const fn to_bits(self) -> u64 {
+        self.0
+    }
+
+    /// An entry from [`to_bits`](Self::to_bits) (any bits decode; only an engine's own
+    /// entries mean anything to it).
+    #[inline(always)]
+    pub const fn from_bits(bits: u64) -> Self {
+        Self(bits)
     }
 }
 

@@ -1,0 +1,210 @@
+//! [`WorkDeque`]: one worker's own queue of ready entries, which idle workers steal from.
+//!
+//! A bounded Chase–Lev deque (Chase and Lev, SPAA 2005) with the C11 orderings of Lê, Pop,
+//! Cohen and Zappa Nardelli ("Correct and Efficient Work-Stealing for Weak Memory Models",
+//! PPoPP 2013), over a fixed array. The owner pushes and pops at the bottom (last in, first
+//! out: the successor it just made ready is the one whose data is in its cache); thieves take
+//! from the top (the oldest entry: on trees, the largest subtree). Slots are atomics holding
+//! an [`Entry`]'s 8 bytes, so a thief that reads a slot the owner is overwriting reads a
+//! stale value but never a torn one, and its CAS on `top` then fails.
+//!
+//! Indices grow without bound (wrapping `usize`); `bottom - top` (wrapping, as `isize`) is the
+//! length, `-1` transiently while the owner pops from an empty deque.
+
+use crate::cache_padded::CachePadded;
+use crate::sync::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+
+use super::Entry;
+
+/// One worker's deque of ready entries, capacity `N` (a power of two, at least 2).
+///
+/// Only the owning worker may [`push`](Self::push) and [`pop`](Self::pop) (they are `unsafe`
+/// for that reason); any thread may [`steal`](Self::steal).
+pub struct WorkDeque<const N: usize> {
+    /// Next index the owner pushes at. Written by the owner only.
+    bottom: CachePadded<Owner>,
+    /// The oldest entry's index. Advanced by a CAS, by thieves and by the owner taking the
+    /// last entry.
+    top: CachePadded<AtomicUsize>,
+    slots: [AtomicU64; N],
+}
+
+/// The owner's cache line: `bottom`, and the owner's batch counter.
+struct Owner {
+    bottom: AtomicUsize,
+    /// Batches taken by the owning worker (its fairness counter).
+    round: AtomicU32,
+}
+
+impl core::ops::Deref for Owner {
+    type Target = AtomicUsize;
+    fn deref(&self) -> &AtomicUsize {
+        &self.bottom
+    }
+}
+
+impl<const N: usize> core::fmt::Debug for WorkDeque<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WorkDeque")
+            .field("len", &self.len())
+            .field("capacity", &N)
+            .finish()
+    }
+}
+
+impl<const N: usize> Default for WorkDeque<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> WorkDeque<N> {
+    const MASK: usize = {
+        assert!(
+            N >= 2 && N.is_power_of_two(),
+            "WorkDeque: N must be a power of two >= 2"
+        );
+        assert!(N <= isize::MAX as usize / 2, "WorkDeque: N too large");
+        N - 1
+    };
+
+    /// An empty deque.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        let _ = Self::MASK;
+        Self {
+            bottom: CachePadded::new(Owner {
+                bottom: AtomicUsize::new(0),
+                round: AtomicU32::new(0),
+            }),
+            top: CachePadded::new(AtomicUsize::new(0)),
+            slots: [const { AtomicU64::new(0) }; N],
+        }
+    }
+
+    /// An empty deque (loom build).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        let _ = Self::MASK;
+        Self {
+            bottom: CachePadded::new(Owner {
+                bottom: AtomicUsize::new(0),
+                round: AtomicU32::new(0),
+            }),
+            top: CachePadded::new(AtomicUsize::new(0)),
+            slots: core::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    /// The owner's batch counter: returns it and counts one more (owner-side bookkeeping kept
+    /// on the owner's cache line).
+    #[inline(always)]
+    pub(crate) fn next_round(&self) -> u32 {
+        let r = self.bottom.round.load(Relaxed);
+        self.bottom.round.store(r.wrapping_add(1), Relaxed);
+        r
+    }
+
+    /// Capacity.
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// Entries in the deque (a snapshot; exact when no other thread uses it).
+    pub fn len(&self) -> usize {
+        let b = self.bottom.load(Relaxed);
+        let t = self.top.load(Relaxed);
+        let len = b.wrapping_sub(t) as isize;
+        len.clamp(0, N as isize) as usize
+    }
+
+    /// Whether the deque looks empty (a snapshot).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Pushes `e` at the bottom; gives it back when the deque is full.
+    ///
+    /// # Safety
+    ///
+    /// Only the deque's owner calls `push` and `pop`, from one thread at a time (a worker and
+    /// its successor on the same deque must be ordered by a happens-before edge, such as a
+    /// thread join or a lock hand-over).
+    #[inline]
+    pub unsafe fn push(&self, e: Entry) -> Result<(), Entry> {
+        let b = self.bottom.load(Relaxed);
+        // Acquire: pairs with the CAS on `top` in `steal` (and `pop`): a thief's read of the
+        // slot at its old top happens-before our overwrite of that slot below.
+        let t = self.top.load(Acquire);
+        if b.wrapping_sub(t) >= N {
+            return Err(e);
+        }
+        self.slots[b & Self::MASK].store(e.to_bits(), Relaxed);
+        // Release: pairs with the Acquire load of `bottom` in `steal`; the slot write (and
+        // everything this worker did before, e.g. the node values the entry's successors will
+        // read) happens-before a thief's use of the entry.
+        self.bottom.store(b.wrapping_add(1), Release);
+        Ok(())
+    }
+
+    /// Pops the most recently pushed entry.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push): owner only.
+    #[inline]
+    pub unsafe fn pop(&self) -> Option<Entry> {
+        let b = self.bottom.load(Relaxed).wrapping_sub(1);
+        self.bottom.store(b, Relaxed);
+        // SeqCst fence: pairs with the SeqCst fence in `steal`. Either a thief's load of
+        // `bottom` sees our decrement (and it does not take index `b`, unless it is also the
+        // top, where the CAS decides), or our load of `top` below sees that thief's CAS.
+        fence(SeqCst);
+        let t = self.top.load(Relaxed);
+        let len = b.wrapping_sub(t) as isize;
+        if len < 0 {
+            // Empty: undo the decrement.
+            self.bottom.store(b.wrapping_add(1), Relaxed);
+            return None;
+        }
+        let e = Entry::from_bits(self.slots[b & Self::MASK].load(Relaxed));
+        if len > 0 {
+            // More than one entry: no thief can reach index `b` (they take `top` < `b`).
+            return Some(e);
+        }
+        // The last entry: race the thieves for it through `top`.
+        // SeqCst: in the total order with the thieves' CASes and fences (see above).
+        let won = self
+            .top
+            .compare_exchange(t, t.wrapping_add(1), SeqCst, Relaxed)
+            .is_ok();
+        self.bottom.store(b.wrapping_add(1), Relaxed);
+        won.then_some(e)
+    }
+
+    /// Takes the oldest entry, if any. `None` when the deque is empty or another thread took
+    /// that entry first (try again, or elsewhere).
+    #[inline]
+    pub fn steal(&self) -> Option<Entry> {
+        // Acquire: pairs with the CAS that moved `top` to `t` (another thief, or the owner
+        // taking its last entry), as in Lê et al.; a stale `t` is harmless: the slot read
+        // below is validated by our CAS, which fails unless `top` is still `t`.
+        let t = self.top.load(Acquire);
+        // SeqCst fence: pairs with the one in `pop` (see there).
+        fence(SeqCst);
+        // Acquire: pairs with the Release store of `bottom` in `push`: the slot holds the
+        // pushed entry and what the pusher did before is visible.
+        let b = self.bottom.load(Acquire);
+        if (b.wrapping_sub(t) as isize) <= 0 {
+            return None;
+        }
+        let e = Entry::from_bits(self.slots[t & Self::MASK].load(Relaxed));
+        // SeqCst: claims index `t` (against other thieves and the owner's last-entry pop);
+        // its Release half orders our slot read before the owner's next overwrite of the
+        // slot (pairs with the Acquire load of `top` in `push`).
+        self.top
+            .compare_exchange(t, t.wrapping_add(1), SeqCst, Relaxed)
+            .ok()
+            .map(|_| e)
+    }
+}
