@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# loom models of the MPMC ring (core/tests/loom_ring.rs) and of the scheduler's completion paths (core/tests/loom_sched.rs): every interleaving of 2 to 3 threads
+# loom models of the MPMC ring (core/tests/loom_ring.rs), the worker deque (core/tests/loom_deque.rs) and the scheduler's completion paths (core/tests/loom_sched.rs): every interleaving of 2 to 3 threads
 # on rings of capacity 1 to 4, up to LOOM_MAX_PREEMPTIONS preemptions per run.
 #
 # Separate target dir: `--cfg loom` in RUSTFLAGS changes every crate's build (~45 s cold,
@@ -13,4 +13,4 @@ export RUSTFLAGS="--cfg loom"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
-cargo test -p ringdag-core --release --test loom_ring --test loom_sched --target-dir target/loom "$@"
+cargo test -p ringdag-core --release --test loom_ring --test loom_sched --test loom_deque --target-dir target/loom "$@"

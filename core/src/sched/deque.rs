@@ -105,6 +105,15 @@ impl<const N: usize> WorkDeque<N> {
         r
     }
 
+    /// An empty deque whose indices start at `index` (tests: crossing the index wrap).
+    #[doc(hidden)]
+    pub fn starting_at(index: usize) -> Self {
+        let d = Self::new();
+        d.bottom.bottom.store(index, Relaxed);
+        d.top.store(index, Relaxed);
+        d
+    }
+
     /// Capacity.
     pub const fn capacity(&self) -> usize {
         N
@@ -140,10 +149,15 @@ impl<const N: usize> WorkDeque<N> {
             return Err(e);
         }
         self.slots[b & Self::MASK].store(e.to_bits(), Relaxed);
-        // Release: pairs with the Acquire load of `bottom` in `steal`; the slot write (and
-        // everything this worker did before, e.g. the node values the entry's successors will
-        // read) happens-before a thief's use of the entry.
-        self.bottom.store(b.wrapping_add(1), Release);
+        // Release fence, not a Release store: pairs with the Acquire load of `bottom` in
+        // `steal`; the slot write (and everything this worker did before, e.g. the node values
+        // the entry's successors will read) happens-before a thief's use of the entry. A fence
+        // also covers a thief that reads a *later* store to `bottom` by the owner (the
+        // decrement in `pop` is Relaxed): a Release store would not (a plain store does not
+        // continue its release sequence), and the thief could read the slot unsynchronised.
+        // loom found that case (`loom_deque::owner_push_pop_against_a_thief_reuses_slots`).
+        fence(Release);
+        self.bottom.store(b.wrapping_add(1), Relaxed);
         Ok(())
     }
 
@@ -192,8 +206,9 @@ impl<const N: usize> WorkDeque<N> {
         let t = self.top.load(Acquire);
         // SeqCst fence: pairs with the one in `pop` (see there).
         fence(SeqCst);
-        // Acquire: pairs with the Release store of `bottom` in `push`: the slot holds the
-        // pushed entry and what the pusher did before is visible.
+        // Acquire: pairs with the Release fence in `push` (through this or any later store of
+        // `bottom` by the owner): the slot holds the pushed entry and what the pusher did
+        // before is visible.
         let b = self.bottom.load(Acquire);
         if (b.wrapping_sub(t) as isize) <= 0 {
             return None;
@@ -206,5 +221,97 @@ impl<const N: usize> WorkDeque<N> {
             .compare_exchange(t, t.wrapping_add(1), SeqCst, Relaxed)
             .ok()
             .map(|_| e)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    extern crate std;
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    use std::vec::Vec;
+
+    use super::*;
+
+    #[test]
+    fn lifo_for_the_owner_fifo_for_thieves_and_full_refuses() {
+        let d = WorkDeque::<4>::starting_at(usize::MAX - 2);
+        for v in 0..4 {
+            // SAFETY: one thread.
+            assert!(unsafe { d.push(Entry::from_bits(v)) }.is_ok());
+        }
+        // SAFETY: one thread.
+        assert_eq!(
+            unsafe { d.push(Entry::from_bits(9)) },
+            Err(Entry::from_bits(9))
+        );
+        assert_eq!(d.len(), 4);
+        assert_eq!(d.steal().map(Entry::to_bits), Some(0));
+        // SAFETY: one thread.
+        assert_eq!(unsafe { d.pop() }.map(Entry::to_bits), Some(3));
+        assert_eq!(d.steal().map(Entry::to_bits), Some(1));
+        // SAFETY: one thread.
+        assert_eq!(unsafe { d.pop() }.map(Entry::to_bits), Some(2));
+        // SAFETY: one thread.
+        assert_eq!(unsafe { d.pop() }, None);
+        assert_eq!(d.steal(), None);
+        assert!(d.is_empty());
+    }
+
+    /// The owner pushes and pops while two thieves steal: every value is taken exactly once.
+    /// (Also run under Miri, with several seeds: `.ci/miri.sh`.)
+    #[test]
+    fn every_value_taken_once_under_stealing() {
+        let n: u64 = if cfg!(miri) { 200 } else { 200_000 };
+        let d = WorkDeque::<8>::starting_at(usize::MAX - 50);
+        let done = AtomicBool::new(false);
+        let (mine, stolen) = std::thread::scope(|s| {
+            let thieves: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut got = Vec::new();
+                        loop {
+                            let finished = done.load(Relaxed);
+                            match d.steal() {
+                                Some(e) => got.push(e.to_bits()),
+                                None if finished => break got,
+                                None => std::hint::spin_loop(),
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let mut mine = Vec::new();
+            let mut v = 0;
+            while v < n {
+                // Pushes two, pops one (when the deque is full, pops until there is room).
+                for _ in 0..2 {
+                    // SAFETY: this thread is the owner.
+                    if v < n && unsafe { d.push(Entry::from_bits(v)) }.is_ok() {
+                        v += 1;
+                    }
+                }
+                // SAFETY: this thread is the owner.
+                if let Some(e) = unsafe { d.pop() } {
+                    mine.push(e.to_bits());
+                }
+            }
+            // SAFETY: this thread is the owner.
+            while let Some(e) = unsafe { d.pop() } {
+                mine.push(e.to_bits());
+            }
+            done.store(true, Relaxed);
+            let stolen: Vec<Vec<u64>> = thieves.into_iter().map(|t| t.join().unwrap()).collect();
+            (mine, stolen)
+        });
+        let mut all: Vec<u64> = mine
+            .into_iter()
+            .chain(stolen.into_iter().flatten())
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all.len() as u64, n, "a value was lost or taken twice");
+        assert!(
+            all.iter().copied().eq(0..n),
+            "a value was lost or taken twice"
+        );
     }
 }
