@@ -27,7 +27,7 @@ struct Shared<const N: usize> {
     data: Vec<UnsafeCell<u64>>,
 }
 
-// SAFETY (test): each cell is written once by the owner before its value is pushed, and read
+// SAFETY: (test) each cell is written once by the owner before its value is pushed, and read
 // by the one thread that takes the value; loom checks that ordering.
 unsafe impl<const N: usize> Sync for Shared<N> {}
 

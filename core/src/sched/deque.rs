@@ -226,9 +226,10 @@ impl<const N: usize> WorkDeque<N> {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
+    extern crate alloc;
     extern crate std;
-    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-    use std::vec::Vec;
+    use alloc::vec::Vec;
+    use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
     use super::*;
 
@@ -240,10 +241,8 @@ mod tests {
             assert!(unsafe { d.push(Entry::from_bits(v)) }.is_ok());
         }
         // SAFETY: one thread.
-        assert_eq!(
-            unsafe { d.push(Entry::from_bits(9)) },
-            Err(Entry::from_bits(9))
-        );
+        let full = unsafe { d.push(Entry::from_bits(9)) };
+        assert_eq!(full, Err(Entry::from_bits(9)));
         assert_eq!(d.len(), 4);
         assert_eq!(d.steal().map(Entry::to_bits), Some(0));
         // SAFETY: one thread.
@@ -274,7 +273,7 @@ mod tests {
                             match d.steal() {
                                 Some(e) => got.push(e.to_bits()),
                                 None if finished => break got,
-                                None => std::hint::spin_loop(),
+                                None => core::hint::spin_loop(),
                             }
                         }
                     })
