@@ -650,18 +650,24 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let mut max = max_batch.clamp(1, BATCH);
         let round = self.next_round();
         let mut n = 0;
-        // A worker's own deque first, except every eighth batch: then the rings first, so that
+        // A worker's own deque first, except every fourth batch: then the rings first, so that
         // runs queued there are not held back by one that keeps its workers busy.
-        let rings_first = round % 8 == 7;
+        let rings_first = round % 4 == 3;
+        let mut skipped_local = false;
         if !rings_first {
             if let Some(e) = self.local_pop() {
                 buf[0] = e;
                 n = 1;
             }
+        } else {
+            skipped_local = self.local_len() > 0;
         }
         if n == 0 {
-            // Fairness: every fourth batch looks at the low-priority ring first.
-            let order = if round % 4 == 3 { [1, 0] } else { [0, 1] };
+            // Fairness: every fourth batch looks at the low-priority ring first; when that batch
+            // was taken from the rings ahead of the worker's own (high-priority) deque, every
+            // other one looks at the high ring first, so new high-priority runs get a turn too.
+            let low_first = rings_first && !(skipped_local && round % 8 == 3);
+            let order = if low_first { [1, 0] } else { [0, 1] };
             for level in order {
                 let q = self.queues[level];
                 if self.worker_count() > 1 {
@@ -708,6 +714,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let mut local = Local::default();
         let mut done = 0;
         for &first in &buf[..n] {
+            self.flush_other_runs(first, &mut local);
             let mut next = Some(first);
             while let Some(e) = next {
                 next = self.execute(bodies, e, &mut local);
@@ -715,10 +722,11 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             }
         }
         // Then what this batch made ready on the worker's own deque, up to a budget.
-        while done < DRAIN {
+        while done < DRAIN && !self.is_paused() {
             let Some(first) = self.local_pop() else {
                 break;
             };
+            self.flush_other_runs(first, &mut local);
             let mut next = Some(first);
             while let Some(e) = next {
                 next = self.execute(bodies, e, &mut local);
@@ -735,6 +743,30 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             c.failures.fetch_add(local.failures, Relaxed);
         }
         done
+    }
+
+    /// Before executing `next`: subtracts the local tally of other runs from their `remaining`
+    /// (completing those that reach zero), so that a run whose last node this worker resolved
+    /// is not held back while `next`'s body runs (it may block, even on that run's result).
+    /// Nodes of `next`'s own run stay tallied.
+    #[inline(always)]
+    fn flush_other_runs(&self, next: Entry, local: &mut Local) {
+        let others = local.resolved[..local.resolved_len]
+            .iter()
+            .any(|&(slot, _)| slot != next.slot());
+        if others {
+            self.flush_resolved(local);
+        }
+    }
+
+    /// Entries in the worker's own deque (0 without one).
+    #[inline(always)]
+    fn local_len(&self) -> usize {
+        #[cfg(any(target_has_atomic = "64", loom))]
+        if let Some(d) = self.own() {
+            return d.len();
+        }
+        0
     }
 
     /// Workers sharing the rings, as far as this engine knows (1 without `with_worker`).
@@ -1423,15 +1455,17 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         self.shared.deferred.load(Relaxed) as usize
     }
 
-    /// Whether a task ring holds entries or an entry is parked for lack of ring space: work
-    /// that can run now (a snapshot; retries waiting for their tick are not counted).
+    /// Whether a task ring (or, on an engine built [`with_worker`](Self::with_worker), a
+    /// worker's deque) holds entries or an entry is parked for lack of ring space: work that
+    /// can run now (a snapshot; retries waiting for their tick are not counted).
     pub fn has_ready_work(&self) -> bool {
         self.queues.iter().any(|q| !q.is_empty())
             || self.shared.parked.load(Relaxed) != 0
             || self.deque_len() != 0
     }
 
-    /// Entries queued in the rings and the workers' deques (a snapshot).
+    /// Entries queued in the rings and (on an engine built [`with_worker`](Self::with_worker))
+    /// the workers' deques (a snapshot).
     pub fn queued(&self) -> usize {
         self.queues.iter().map(|q| q.len()).sum::<usize>() + self.deque_len()
     }
@@ -1441,7 +1475,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         [self.queues[0].len(), self.queues[1].len()]
     }
 
-    /// Whether any task ring holds entries or any entry is parked (a snapshot).
+    /// Whether any task ring (or worker deque, see [`has_ready_work`](Self::has_ready_work))
+    /// holds entries or any entry is parked or deferred (a snapshot).
     pub fn has_work(&self) -> bool {
         self.queues.iter().any(|q| !q.is_empty())
             || self.deque_len() != 0
