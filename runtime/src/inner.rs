@@ -348,7 +348,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Bodies<I, V, E>
     for WorkerBodies<'_, I, V, E>
 {
-    #[inline]
+    #[inline(always)]
     fn call(&self, node: NodeId, cx: &mut Context<'_, I, V>) -> Result<V, Failure<E>> {
         let inner = self.inner;
         let body = inner.graph.body(node);

@@ -1147,6 +1147,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// Node `v` is resolved: done (`live`) or skipped. Resolves its edges in its successors'
     /// pending counters, hands back the first ready successor, pushes the others, and
     /// counts the node (plus the body, for an iterator) off the run.
+    #[inline(always)]
     fn resolve(
         &self,
         slot: usize,
@@ -1158,17 +1159,55 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let hot = self.dag.hot[v as usize];
         let succ = &self.dag.succ[hot.successors().range()];
         let condition = live && hot.kind() == NodeHot::CONDITION;
+        let count = if hot.kind() == NodeHot::ITERATOR {
+            2
+        } else {
+            1
+        };
+        // +1 live arrival and -1 pending, or just -1 pending.
+        let delta_of = |taken: bool| if taken { LIVE_UNIT - 1 } else { u32::MAX };
+        if succ.len() <= 1 && !condition {
+            // The common case (chains, joins): one plain edge or none.
+            let mut next = None;
+            if let Some(s) = succ.first() {
+                // AcqRel: as in the general loop below.
+                let old = self
+                    .cell(slot, s.to)
+                    .pending
+                    .fetch_add(delta_of(live), AcqRel);
+                if old & PENDING_MASK == 1 {
+                    next = Some(Entry::new(slot, s.to, 0, live || old >> 16 != 0));
+                }
+            }
+            self.count_resolved(slot, count, local);
+            return next;
+        }
+        self.resolve_many(slot, live, condition, choice, succ, count, local)
+    }
+
+    /// [`resolve`](Self::resolve) for a condition or a node with several successors.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn resolve_many(
+        &self,
+        slot: usize,
+        live: bool,
+        condition: bool,
+        choice: Option<u8>,
+        succ: &[Succ],
+        count: u32,
+        local: &mut Local,
+    ) -> Option<Entry> {
+        let delta_of = |taken: bool| if taken { LIVE_UNIT - 1 } else { u32::MAX };
         let chosen = choice.map(|c| 2 + c as u16);
         let has_match = condition && chosen.is_some_and(|c| succ.iter().any(|s| s.label == c));
         let mut next = None;
         let mut spill = [MaybeUninit::<Entry>::uninit(); SPILL];
         let mut k = 0;
-        if succ.len() > 1 {
-            // Issue the successors' cache misses together, before the serialising RMWs below.
-            for s in succ {
-                prefetch(self.cells.get(slot * self.stride + s.to as usize));
-                prefetch(self.dag.hot.get(s.to as usize));
-            }
+        // Issue the successors' cache misses together, before the serialising RMWs below.
+        for s in succ {
+            prefetch(self.cells.get(slot * self.stride + s.to as usize));
+            prefetch(self.dag.hot.get(s.to as usize));
         }
         for s in succ {
             // A plain edge out of a condition is always taken; labelled ones by the choice.
@@ -1180,11 +1219,12 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                     } else {
                         s.label == Succ::DEFAULT
                     });
-            // +1 live arrival and -1 pending, or just -1 pending.
-            let delta = if taken { LIVE_UNIT - 1 } else { u32::MAX };
             // AcqRel: Release publishes this node's value (and all it saw) to whoever resolves
             // the successor; Acquire lets the last predecessor see the others' values.
-            let old = self.cell(slot, s.to).pending.fetch_add(delta, AcqRel);
+            let old = self
+                .cell(slot, s.to)
+                .pending
+                .fetch_add(delta_of(taken), AcqRel);
             if old & PENDING_MASK == 1 {
                 let any_live = taken || old >> 16 != 0;
                 let ready = Entry::new(slot, s.to, 0, any_live);
@@ -1203,11 +1243,6 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if k > 0 {
             self.enqueue_spill(slot, &spill, k);
         }
-        let count = if hot.kind() == NodeHot::ITERATOR {
-            2
-        } else {
-            1
-        };
         self.count_resolved(slot, count, local);
         next
     }

@@ -53,8 +53,9 @@ pub struct RunSlot<I, E> {
     pub(crate) state: AtomicU32,
     /// [`flag`] bits.
     pub(crate) flags: AtomicU32,
-    /// Nodes not yet resolved (done or skipped).
-    pub(crate) remaining: AtomicU32,
+    /// Nodes not yet resolved (done or skipped). On its own cache line: every worker
+    /// subtracts from it once per batch, while `state` and `flags` are read for every node.
+    pub(crate) remaining: CachePadded<AtomicU32>,
     /// Cells of this run with `OVERFLOW` or `DEFERRED` set (counted before the bit is set).
     pub(crate) parked: AtomicU32,
     /// Deadline tick (valid with `HAS_DEADLINE`).
@@ -77,7 +78,7 @@ impl<I, E> RunSlot<I, E> {
         Self {
             state: AtomicU32::new(0),
             flags: AtomicU32::new(0),
-            remaining: AtomicU32::new(0),
+            remaining: CachePadded::new(AtomicU32::new(0)),
             parked: AtomicU32::new(0),
             deadline: AtomicU32::new(0),
             input: UnsafeCell::new(MaybeUninit::uninit()),
@@ -91,7 +92,7 @@ impl<I, E> RunSlot<I, E> {
         Self {
             state: AtomicU32::new(0),
             flags: AtomicU32::new(0),
-            remaining: AtomicU32::new(0),
+            remaining: CachePadded::new(AtomicU32::new(0)),
             parked: AtomicU32::new(0),
             deadline: AtomicU32::new(0),
             input: UnsafeCell::new(MaybeUninit::uninit()),
