@@ -196,6 +196,25 @@ impl<const N: usize> WorkDeque<N> {
         won.then_some(e)
     }
 
+    /// [`pop`](Self::pop) without the fence and CAS that guard against thieves: for a deque
+    /// nobody steals from (a runtime with one worker).
+    ///
+    /// # Safety
+    ///
+    /// As for [`pop`](Self::pop), and no thread calls [`steal`](Self::steal) on this deque
+    /// while the owner uses it.
+    #[inline]
+    pub unsafe fn pop_unshared(&self) -> Option<Entry> {
+        let b = self.bottom.load(Relaxed);
+        let t = self.top.load(Relaxed);
+        if b == t {
+            return None;
+        }
+        let b = b.wrapping_sub(1);
+        self.bottom.store(b, Relaxed);
+        Some(Entry::from_bits(self.slots[b & Self::MASK].load(Relaxed)))
+    }
+
     /// Takes the oldest entry, if any. `None` when the deque is empty or another thread took
     /// that entry first (try again, or elsewhere).
     #[inline]

@@ -321,9 +321,17 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     #[inline(always)]
     fn local_pop(&self) -> Option<Entry> {
         #[cfg(any(target_has_atomic = "64", loom))]
-        if let Some(d) = self.own() {
-            // SAFETY: `with_worker`'s contract: this engine is the deque's only owner.
-            return unsafe { d.pop() };
+        if let Some((all, i)) = self.worker {
+            let d = all.get(i)?;
+            // SAFETY: `with_worker`'s contract: this engine is the deque's only owner. With one
+            // deque there is nobody to steal from it (`steal` takes from the others only).
+            return unsafe {
+                if all.len() == 1 {
+                    d.pop_unshared()
+                } else {
+                    d.pop()
+                }
+            };
         }
         None
     }
@@ -1199,44 +1207,57 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         local: &mut Local,
     ) -> Option<Entry> {
         let delta_of = |taken: bool| if taken { LIVE_UNIT - 1 } else { u32::MAX };
-        let chosen = choice.map(|c| 2 + c as u16);
-        let has_match = condition && chosen.is_some_and(|c| succ.iter().any(|s| s.label == c));
+        let cells = self.run_cells(slot);
+        // Issue the successors' cache misses together, before the serialising RMWs below.
+        for s in succ {
+            prefetch(cells.get(s.to as usize));
+            prefetch(self.dag.hot.get(s.to as usize));
+        }
         let mut next = None;
         let mut spill = [MaybeUninit::<Entry>::uninit(); SPILL];
         let mut k = 0;
-        // Issue the successors' cache misses together, before the serialising RMWs below.
-        for s in succ {
-            prefetch(self.cells.get(slot * self.stride + s.to as usize));
-            prefetch(self.dag.hot.get(s.to as usize));
-        }
-        for s in succ {
-            // A plain edge out of a condition is always taken; labelled ones by the choice.
-            let taken = live
-                && (!condition
-                    || s.label == Succ::ALWAYS
+        // The first ready successor is the caller's to continue with; the others are queued,
+        // SPILL at a time.
+        let mut ready = |e: Entry| {
+            if next.is_none() {
+                next = Some(e);
+            } else {
+                spill[k].write(e);
+                k += 1;
+                if k == SPILL {
+                    self.enqueue_spill(slot, &spill, k);
+                    k = 0;
+                }
+            }
+        };
+        if !condition {
+            let delta = delta_of(live);
+            for s in succ {
+                // AcqRel: as below.
+                let old = cells[s.to as usize].pending.fetch_add(delta, AcqRel);
+                if old & PENDING_MASK == 1 {
+                    ready(Entry::new(slot, s.to, 0, live || old >> 16 != 0));
+                }
+            }
+        } else {
+            let chosen = choice.map(|c| 2 + c as u16);
+            let has_match = chosen.is_some_and(|c| succ.iter().any(|s| s.label == c));
+            for s in succ {
+                // A plain edge out of a condition is always taken; labelled ones by the choice.
+                let taken = s.label == Succ::ALWAYS
                     || if has_match {
                         Some(s.label) == chosen
                     } else {
                         s.label == Succ::DEFAULT
-                    });
-            // AcqRel: Release publishes this node's value (and all it saw) to whoever resolves
-            // the successor; Acquire lets the last predecessor see the others' values.
-            let old = self
-                .cell(slot, s.to)
-                .pending
-                .fetch_add(delta_of(taken), AcqRel);
-            if old & PENDING_MASK == 1 {
-                let any_live = taken || old >> 16 != 0;
-                let ready = Entry::new(slot, s.to, 0, any_live);
-                if next.is_none() {
-                    next = Some(ready);
-                } else {
-                    spill[k].write(ready);
-                    k += 1;
-                    if k == SPILL {
-                        self.enqueue_spill(slot, &spill, k);
-                        k = 0;
-                    }
+                    };
+                // AcqRel: Release publishes this node's value (and all it saw) to whoever
+                // resolves the successor; Acquire lets the last predecessor see the others'
+                // values.
+                let old = cells[s.to as usize]
+                    .pending
+                    .fetch_add(delta_of(taken), AcqRel);
+                if old & PENDING_MASK == 1 {
+                    ready(Entry::new(slot, s.to, 0, taken || old >> 16 != 0));
                 }
             }
         }
@@ -1262,7 +1283,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         };
         if local < ready.len() {
             self.enqueue(level, &ready[local..]);
-        } else {
+        } else if self.worker_count() > 1 {
             // Idle workers may steal them.
             self.hooks.work_available();
         }
