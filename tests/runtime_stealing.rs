@@ -1,0 +1,117 @@
+//! Work stealing in the runtime. A worker keeps the ready successors of its nodes in its own
+//! deque and continues with one of them; an idle worker, even one parked in the condition
+//! variable, must be woken and take the others, so that a slow (or blocking) node never holds
+//! back siblings that another worker could run. And every node still runs exactly once.
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ringdag::runtime::{GraphBuilder, Runtime};
+
+/// How long the slow node waits for its siblings before giving up.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+#[test]
+fn parked_worker_is_woken_to_steal_the_siblings_of_a_slow_node() {
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let root = b.task("root", |_| Ok(0));
+    let seen = Arc::clone(&started);
+    // The first successor: the worker that ran `root` continues with it and blocks here
+    // until the siblings, pushed onto that worker's own deque, have been started elsewhere.
+    let slow = b.task("slow", move |_| {
+        let until = Instant::now() + PATIENCE;
+        while seen.load(SeqCst) < 3 && Instant::now() < until {
+            thread::sleep(Duration::from_micros(100));
+        }
+        Ok(seen.load(SeqCst) as u32)
+    });
+    b.edge(root, slow);
+    let mut siblings = Vec::new();
+    for name in ["s1", "s2", "s3"] {
+        let started = Arc::clone(&started);
+        let s = b.task(name, move |_| {
+            started.fetch_add(1, SeqCst);
+            Ok(1)
+        });
+        b.edge(root, s);
+        siblings.push(s);
+    }
+    let rt = Runtime::builder()
+        .workers(2)
+        .build(b.build().unwrap())
+        .unwrap();
+    for round in 0..5 {
+        started.store(0, SeqCst);
+        // Let both workers go idle and park (they spin briefly first).
+        thread::sleep(Duration::from_millis(50));
+        let result = rt.submit(round).unwrap().wait();
+        assert_eq!(result.outcome(), Ok(()));
+        assert_eq!(
+            result.value(slow),
+            Some(3),
+            "round {round}: the siblings of the slow node were not run while it waited"
+        );
+        for &s in &siblings {
+            assert_eq!(result.value(s), Some(1));
+        }
+    }
+}
+
+#[test]
+fn wide_and_deep_graphs_run_every_node_once_with_stealing() {
+    // A root fanning out to 2 000 chains of 20 nodes: the fan-out overflows the worker's deque
+    // (256 entries) into the shared ring, and the chains are stolen and continued.
+    const CHAINS: u32 = 2_000;
+    const DEPTH: u32 = 20;
+    let n = 1 + CHAINS * DEPTH;
+    let mut off = vec![0u32];
+    let mut succ = Vec::new();
+    succ.extend((0..CHAINS).map(|c| 1 + c * DEPTH));
+    off.push(succ.len() as u32);
+    for c in 0..CHAINS {
+        for d in 0..DEPTH {
+            let v = 1 + c * DEPTH + d;
+            if d + 1 < DEPTH {
+                succ.push(v + 1);
+            }
+            off.push(succ.len() as u32);
+        }
+    }
+    assert_eq!(off.len() as u32, n + 1);
+    let runs: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+    for workers in [1, 2, 4] {
+        let rt = Runtime::builder()
+            .workers(workers)
+            .max_runs(4)
+            .build(counting_graph(&off, &succ, &runs))
+            .unwrap();
+        runs.iter().for_each(|c| c.store(0, SeqCst));
+        let handles: Vec<_> = (0..3).map(|_| rt.submit(()).unwrap()).collect();
+        for h in handles {
+            assert_eq!(h.wait().outcome(), Ok(()));
+        }
+        if let Some(v) = runs.iter().position(|c| c.load(SeqCst) != 3) {
+            panic!(
+                "{workers} workers: node {v} ran {} times in 3 runs",
+                runs[v].load(SeqCst)
+            );
+        }
+    }
+}
+
+/// The CSR graph whose body counts each node's executions in `runs`.
+fn counting_graph(
+    off: &[u32],
+    succ: &[u32],
+    runs: &Arc<Vec<AtomicUsize>>,
+) -> ringdag::runtime::Graph<(), (), ()> {
+    let counts = Arc::clone(runs);
+    ringdag::runtime::Graph::from_csr("n", off, succ, move |cx| {
+        counts[cx.node().index()].fetch_add(1, SeqCst);
+        Ok(())
+    })
+    .unwrap()
+}
