@@ -650,6 +650,12 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// Pops one batch (up to `max_batch`, at most 32) and executes it, following ready
     /// successors directly. Returns the number of node executions and skips performed; 0 when
     /// there was nothing to do now (or the manager is paused).
+    ///
+    /// On an engine built [`with_worker`](Self::with_worker): the batch is the newest entry of
+    /// the worker's own deque when it has one (every fourth batch looks at the rings first);
+    /// from a ring, at most half a fair share of its entries (entries popped together wait
+    /// behind the first); otherwise one entry stolen from another worker's deque. After the
+    /// batch, the step keeps running entries from its own deque, up to 64 executions.
     pub fn step<B: Bodies<I, V, E> + ?Sized>(&self, bodies: &B, max_batch: usize) -> usize {
         if self.is_paused() {
             return 0;
@@ -876,7 +882,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 return self.fan_out_of(slot, v, cx.emitted, local);
             }
             self.mark_done(cell);
-            return self.resolve(slot, v, true, cx.choice, local);
+            return self.resolve_inline(slot, v, true, cx.choice, local);
         }
         let info = &self.dag.nodes[v as usize];
         let node_id = NodeId(v);
@@ -1155,8 +1161,22 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// Node `v` is resolved: done (`live`) or skipped. Resolves its edges in its successors'
     /// pending counters, hands back the first ready successor, pushes the others, and
     /// counts the node (plus the body, for an iterator) off the run.
-    #[inline(always)]
+    #[inline(never)]
     fn resolve(
+        &self,
+        slot: usize,
+        v: u32,
+        live: bool,
+        choice: Option<u8>,
+        local: &mut Local,
+    ) -> Option<Entry> {
+        self.resolve_inline(slot, v, live, choice, local)
+    }
+
+    /// [`resolve`](Self::resolve), inlined: for the one hot call site (a node that ran and
+    /// succeeded), so that the other sites share one out-of-line copy (flash on firmware).
+    #[inline(always)]
+    fn resolve_inline(
         &self,
         slot: usize,
         v: u32,

@@ -12,6 +12,10 @@
 //! finishes, the worker itself decrements each successor's pending counter (one atomic
 //! read-modify-write per edge, no central result processor); a successor whose counter reaches
 //! zero is ready: the worker continues with the first one directly and pushes the others.
+//! A driver with several worker threads (the std runtime) gives each one a [`WorkDeque`]
+//! ([`Engine::with_worker`]): the others go there, the worker takes its newest entry first,
+//! and idle workers steal the oldest ones; a push onto a deque wakes parked workers as a ring
+//! push does.
 //! When the last node of a run resolves, the run's id goes onto the result ring, where
 //! [`TaskManager::poll`] (a firmware main loop, a submitter, an observer) picks it up.
 //!
@@ -29,6 +33,9 @@
 //! Two levels, one task ring each. A worker takes a batch from the high ring first, except
 //! that every fourth batch (counted manager-wide) is taken from the low ring first: under
 //! sustained high-priority load the low level still gets at least a quarter of the batches.
+//! With worker deques (high priority only), batches are counted per worker and every fourth
+//! one goes to the rings before the worker's own deque, alternately low and high ring first:
+//! low-priority work then gets at least an eighth of a busy worker's batches.
 //!
 //! # Failure, retry, timeouts, cancel
 //!
