@@ -41,6 +41,7 @@ impl<const N: usize> Shared<N> {
 
     /// Owner: writes the value's data, then pushes it. `false` when full.
     fn push(&self, v: u64) -> bool {
+        // SAFETY: written once, by the owner, before the value is pushed (see `Sync` above).
         self.data[v as usize].with_mut(|p| unsafe { *p = v * 10 + 7 });
         // SAFETY: only the owner thread (the model's main or a designated thread) pushes/pops.
         unsafe { self.deque.push(Entry::from_bits(v)) }.is_ok()
@@ -49,6 +50,7 @@ impl<const N: usize> Shared<N> {
     /// Reads the data of a value just taken (checks it, and lets loom check the ordering).
     fn took(&self, e: Entry) -> u64 {
         let v = e.to_bits();
+        // SAFETY: read by the one thread that took the value; loom checks the ordering.
         let d = self.data[v as usize].with(|p| unsafe { *p });
         assert_eq!(d, v * 10 + 7, "value {v} taken before its data was visible");
         v

@@ -25,6 +25,9 @@
 //!   that retry due at once (to be skipped); the concurrent sweep, which may have looked at
 //!   the cell before the cancel, must not mark the tick as fully swept over the cancel's
 //!   request, or the cancelled run waits for the next tick.
+//! - `stolen_successor_runs_once_with_its_inputs_visible`: two workers with work-stealing
+//!   deques step a diamond; the successor pushed onto one worker's deque may be stolen by the
+//!   other. Every node runs once, the join sees both values, the run completes once.
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p ringdag-core --release
@@ -431,4 +434,85 @@ fn cancel_during_a_sweep_is_not_lost() {
             "the cancelled run still waits for its back-off"
         );
     });
+}
+
+fn fork(cx: &mut Cx<'_>) -> Result<u32, ()> {
+    Ok(*cx.input())
+}
+
+static DIAMOND_DAG: Dag<u32, u32, (), 4, 4> = Dag::new_or_panic(
+    DagBuilder::new()
+        .task("r", fork)
+        .task("a", leaf)
+        .task("b", leaf)
+        .task("j", join)
+        .edge("r", "a")
+        .edge("r", "b")
+        .edge("a", "j")
+        .edge("b", "j")
+        .build(),
+);
+
+/// Work stealing: two workers with deques (`Engine::with_worker`) step a diamond r -> a, b ->
+/// j once each. The one that runs `r` continues with `a` and pushes `b` onto its own deque;
+/// the other may steal `b` (from the top, racing the owner's pop from the bottom). Every
+/// node runs exactly once, the join sees both values (the thief's read of `b`'s entry and of
+/// `r`'s value must be ordered after the owner's writes), and the run completes once. The
+/// main thread then finishes with worker 0's deque (the workers were joined: a
+/// happens-before edge hands the deque over).
+#[test]
+fn stolen_successor_runs_once_with_its_inputs_visible() {
+    use ringdag_core::sched::WorkerDeque;
+    let outcomes = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let seen = outcomes.clone();
+    loom::model(move || {
+        let tm: Arc<TaskManager<'static, u32, u32, (), 4, 4, 1, 0, 4>> =
+            Arc::new(TaskManager::new(&DIAMOND_DAG));
+        let deques: Arc<[WorkerDeque; 2]> = Arc::new([WorkerDeque::new(), WorkerDeque::new()]);
+        let id = tm.submit(100).unwrap();
+        let workers: Vec<_> = (0..2)
+            .map(|i| {
+                let tm = tm.clone();
+                let deques = deques.clone();
+                thread::spawn(move || {
+                    // SAFETY: worker `i` alone uses deque `i` as its own.
+                    let engine = unsafe { tm.engine().with_worker(&deques[..], i) };
+                    engine.step(tm.dag(), 1)
+                })
+            })
+            .collect();
+        let per_worker: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        // SAFETY: the workers are joined; the main thread is now deque 0's only owner (and
+        // steals what is left in deque 1).
+        let engine = unsafe { tm.engine().with_worker(&deques[..], 0) };
+        let mut rest = 0;
+        loop {
+            let n = engine.step(tm.dag(), 1);
+            if n == 0 {
+                break;
+            }
+            rest += n;
+        }
+        assert_eq!(per_worker.iter().sum::<usize>() + rest, 4);
+        let done = tm.poll().expect("the run completed");
+        assert_eq!(done.id(), id);
+        assert_eq!(done.outcome(), Ok(()));
+        assert_eq!(done.value(NodeId::from_index(1)), Some(102));
+        assert_eq!(done.value(NodeId::from_index(2)), Some(103));
+        assert_eq!(done.value(NodeId::from_index(3)), Some(2050));
+        assert_eq!(tm.counters().tasks_run, 4);
+        assert_eq!(tm.counters().runs_completed, 1);
+        drop(done);
+        assert!(tm.poll().is_none());
+        assert!(deques.iter().all(|d| d.is_empty()));
+        seen.lock()
+            .unwrap()
+            .insert((per_worker[0].min(per_worker[1]), rest));
+    });
+    let outcomes = outcomes.lock().unwrap();
+    // Reached: both workers ran something (so one stole `b` or ran a root it popped first).
+    assert!(
+        outcomes.iter().any(|&(min, _)| min > 0),
+        "no run had both workers execute a node: {outcomes:?}"
+    );
 }
