@@ -93,6 +93,12 @@ fn wide_and_deep_graphs_run_every_node_once_with_stealing() {
         for h in handles {
             assert_eq!(h.wait().outcome(), Ok(()));
         }
+        let m = rt.metrics();
+        assert_eq!(
+            (m.deque_depth, m.ring_depths, m.active_runs),
+            (0, [0, 0], 0),
+            "{workers} workers: work left queued after every run finished"
+        );
         if let Some(v) = runs.iter().position(|c| c.load(SeqCst) != 3) {
             panic!(
                 "{workers} workers: node {v} ran {} times in 3 runs",

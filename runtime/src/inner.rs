@@ -175,6 +175,11 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
         engine.with_hooks(self)
     }
 
+    /// Entries in the workers' deques (a snapshot).
+    pub(crate) fn deque_depth(&self) -> usize {
+        self.deques.iter().map(WorkerDeque::len).sum()
+    }
+
     /// Milliseconds since start: the runtime's tick.
     #[inline]
     pub(crate) fn tick(&self) -> u32 {

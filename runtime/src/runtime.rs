@@ -246,6 +246,8 @@ pub struct Metrics {
     pub counters: Counters,
     /// Entries in the high and low task rings now.
     pub ring_depths: [usize; 2],
+    /// Entries in the workers' own deques now (ready successors not yet run or stolen).
+    pub deque_depth: usize,
     /// Runs in flight now.
     pub active_runs: usize,
     /// Worker threads.
@@ -400,6 +402,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
         Metrics {
             counters,
             ring_depths: engine.ring_depths(),
+            deque_depth: self.inner.deque_depth(),
             active_runs: engine.active_runs(),
             workers: self.inner.workers,
             parks: self.inner.parks.load(Ordering::Relaxed),
