@@ -727,17 +727,19 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         }
         let mut local = Local::default();
         let mut done = 0;
-        for &first in &buf[..n] {
-            self.flush_other_runs(first, &mut local);
-            let mut next = Some(first);
-            while let Some(e) = next {
-                next = self.execute(bodies, e, &mut local);
-                done += 1;
-            }
-        }
-        // Then what this batch made ready on the worker's own deque, up to a budget.
-        while done < DRAIN && !self.is_paused() {
-            let Some(first) = self.local_pop() else {
+        let mut taken = 0;
+        loop {
+            // The batch first, then what it made ready on the worker's own deque, up to a
+            // budget (one loop, so that `execute` is inlined once).
+            let first = if taken < n {
+                taken += 1;
+                buf[taken - 1]
+            } else if done < DRAIN && !self.is_paused() {
+                match self.local_pop() {
+                    Some(e) => e,
+                    None => break,
+                }
+            } else {
                 break;
             };
             self.flush_other_runs(first, &mut local);
@@ -832,6 +834,11 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     }
 
     /// Executes (or skips) one entry; returns a ready successor to continue with.
+    ///
+    /// Inlined into `step`: the common case (a live task without a timeout, in a run that is
+    /// not stopping, that succeeds) runs here; everything else in the out-of-line
+    /// [`execute_general`](Self::execute_general) and [`settle`](Self::settle).
+    #[inline(always)]
     fn execute<B: Bodies<I, V, E> + ?Sized>(
         &self,
         bodies: &B,
@@ -840,6 +847,38 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     ) -> Option<Entry> {
         let (slot, v) = (e.slot(), e.node());
         // The packed word only: `NodeInfo` is read on the cold paths (iterators, failures).
+        let hot = self.dag.hot[v as usize];
+        if hot.kind() != NodeHot::TASK || hot.has_timeout() || !e.live() || self.stopped(slot) {
+            return self.execute_general(bodies, e, local);
+        }
+        let cell = self.cell(slot, v);
+        let start = self.now();
+        let mut cx = self.context(slot, v, e.attempt(), start, None);
+        local.tasks += 1;
+        let result = bodies.call(NodeId(v), &mut cx);
+        match result {
+            Ok(value) if !cx.overflowed => {
+                // SAFETY: this worker executes node `v` of this run alone (the entry was
+                // popped/claimed once); nobody reads the value before DONE or the successors'
+                // pending counters publish it.
+                cell.value.with_mut(|p| unsafe { (*p).write(value) });
+                self.mark_done(cell);
+                self.resolve_inline(slot, v, true, cx.choice, local)
+            }
+            result => self.settle(e, hot, &cx, result, start, local),
+        }
+    }
+
+    /// [`execute`](Self::execute) for everything but a live task without a timeout: iterator
+    /// bodies, skips, iterators, conditions, nodes with timeouts, stopping runs.
+    #[inline(never)]
+    fn execute_general<B: Bodies<I, V, E> + ?Sized>(
+        &self,
+        bodies: &B,
+        e: Entry,
+        local: &mut Local,
+    ) -> Option<Entry> {
+        let (slot, v) = (e.slot(), e.node());
         let hot = self.dag.hot[v as usize];
         let kind = hot.kind();
         if kind == NodeHot::BODY {
@@ -851,7 +890,6 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if !e.live() || self.stopped(slot) {
             return self.resolve(slot, v, false, None, local);
         }
-        let cell = self.cell(slot, v);
         let (emit_offset, emit_max) = if kind == NodeHot::ITERATOR {
             match self.dag.nodes[v as usize].kind {
                 NodeKind::Iterator {
@@ -872,18 +910,24 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         };
         local.tasks += 1;
         let result = bodies.call(NodeId(v), &mut cx);
-        if let (Ok(value), false, false) = (&result, cx.overflowed, hot.has_timeout()) {
-            // The common case: a plain success.
-            // SAFETY: this worker executes node `v` of this run alone (the entry was
-            // popped/claimed once); nobody reads the value before DONE or the successors'
-            // pending counters publish it.
-            cell.value.with_mut(|p| unsafe { (*p).write(*value) });
-            if kind == NodeHot::ITERATOR && cx.emitted > 0 {
-                return self.fan_out_of(slot, v, cx.emitted, local);
-            }
-            self.mark_done(cell);
-            return self.resolve_inline(slot, v, true, cx.choice, local);
-        }
+        self.settle(e, hot, &cx, result, start, local)
+    }
+
+    /// What follows a node's body: its value, or its failure (retry, back-off, or the run's
+    /// error), then its resolution.
+    #[inline(never)]
+    fn settle(
+        &self,
+        e: Entry,
+        hot: NodeHot,
+        cx: &Context<'_, I, V>,
+        result: Result<V, Failure<E>>,
+        start: u32,
+        local: &mut Local,
+    ) -> Option<Entry> {
+        let (slot, v) = (e.slot(), e.node());
+        let cell = self.cell(slot, v);
+        let kind = hot.kind();
         let info = &self.dag.nodes[v as usize];
         let node_id = NodeId(v);
         let outcome = match result {
@@ -892,7 +936,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             _ if cx.overflowed => Err((
                 RunError::TooManyItems {
                     node: node_id,
-                    max: emit_max,
+                    max: cx.emit_max,
                 },
                 false,
             )),
@@ -915,7 +959,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         };
         match outcome {
             Ok(value) => {
-                // SAFETY: as above: node `v` of this run is executed by this worker alone.
+                // SAFETY: node `v` of this run is executed by this worker alone (the entry
+                // was popped/claimed once); nobody reads the value before DONE or the
+                // successors' pending counters publish it.
                 cell.value.with_mut(|p| unsafe { (*p).write(value) });
                 if kind == NodeHot::ITERATOR && cx.emitted > 0 {
                     return self.fan_out_of(slot, v, cx.emitted, local);
