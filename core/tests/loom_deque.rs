@@ -13,9 +13,9 @@
 //! Run with `.ci/loom.sh`.
 #![cfg(loom)]
 
-use std::collections::BTreeSet;
-use std::fmt::Debug;
+mod common;
 
+use common::{assert_reached, explore};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
@@ -64,29 +64,6 @@ impl<const N: usize> Shared<N> {
     fn steal(&self) -> Option<u64> {
         self.deque.steal().map(|e| self.took(e))
     }
-}
-
-fn explore<O, F>(model: F) -> BTreeSet<O>
-where
-    O: Ord + Debug + Send + 'static,
-    F: Fn() -> O + Send + Sync + 'static,
-{
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
-    let sink = seen.clone();
-    loom::model(move || {
-        let outcome = model();
-        sink.lock().unwrap().insert(outcome);
-    });
-    let seen = std::mem::take(&mut *seen.lock().unwrap());
-    seen
-}
-
-#[track_caller]
-fn assert_reached<O: Debug>(outcomes: &BTreeSet<O>, what: &str, pred: impl Fn(&O) -> bool) {
-    assert!(
-        outcomes.iter().any(pred),
-        "no run reached: {what}; outcomes: {outcomes:#?}"
-    );
 }
 
 /// Every value in `pushed` appears exactly once across `taken`.

@@ -23,40 +23,15 @@
 //! --test loom_ring --target-dir target/loom`.
 #![cfg(loom)]
 
-use std::collections::BTreeSet;
-use std::fmt::Debug;
+mod common;
 
+use common::{assert_reached, explore};
 use loom::sync::atomic::AtomicBool;
 use loom::sync::Arc;
 use loom::thread;
 use ringdag_core::heapless::Vec as HVec;
 use ringdag_core::ring::RingBuffer;
 use std::sync::atomic::Ordering::Relaxed;
-
-/// Runs `model` under loom and returns the set of outcomes its runs produced.
-fn explore<O, F>(model: F) -> BTreeSet<O>
-where
-    O: Ord + Debug + Send + 'static,
-    F: Fn() -> O + Send + Sync + 'static,
-{
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
-    let sink = seen.clone();
-    loom::model(move || {
-        let outcome = model();
-        sink.lock().unwrap().insert(outcome);
-    });
-    let seen = std::mem::take(&mut *seen.lock().unwrap());
-    seen
-}
-
-/// Asserts that some outcome satisfies `pred` (the model reached that interleaving).
-#[track_caller]
-fn assert_reached<O: Debug>(outcomes: &BTreeSet<O>, what: &str, pred: impl Fn(&O) -> bool) {
-    assert!(
-        outcomes.iter().any(pred),
-        "no run reached: {what}; outcomes: {outcomes:#?}"
-    );
-}
 
 /// Spins (yielding to loom) until `flag` is set. `Relaxed`: steers the schedule without
 /// creating a happens-before edge.

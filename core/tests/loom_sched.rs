@@ -38,6 +38,9 @@
 //! invalid there. Bodies check their items themselves.
 #![cfg(loom)]
 
+mod common;
+
+use common::{assert_reached, explore};
 use loom::sync::Arc;
 use loom::thread;
 use ringdag_core::dag::{Dag, DagBuilder, NodeId, RetryPolicy};
@@ -463,9 +466,7 @@ static DIAMOND_DAG: Dag<u32, u32, (), 4, 4> = Dag::new_or_panic(
 #[test]
 fn stolen_successor_runs_once_with_its_inputs_visible() {
     use ringdag_core::sched::WorkerDeque;
-    let outcomes = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
-    let seen = outcomes.clone();
-    loom::model(move || {
+    let outcomes = explore(|| {
         let tm: Arc<TaskManager<'static, u32, u32, (), 4, 4, 1, 0, 4>> =
             Arc::new(TaskManager::new(&DIAMOND_DAG));
         let deques: Arc<[WorkerDeque; 2]> = Arc::new([WorkerDeque::new(), WorkerDeque::new()]);
@@ -505,14 +506,10 @@ fn stolen_successor_runs_once_with_its_inputs_visible() {
         drop(done);
         assert!(tm.poll().is_none());
         assert!(deques.iter().all(|d| d.is_empty()));
-        seen.lock()
-            .unwrap()
-            .insert((per_worker[0].min(per_worker[1]), rest));
+        (per_worker[0].min(per_worker[1]), rest)
     });
-    let outcomes = outcomes.lock().unwrap();
-    // Reached: both workers ran something (so one stole `b` or ran a root it popped first).
-    assert!(
-        outcomes.iter().any(|&(min, _)| min > 0),
-        "no run had both workers execute a node: {outcomes:?}"
-    );
+    // Both workers ran something (so one stole `b` or ran a root it popped first).
+    assert_reached(&outcomes, "both workers executed a node", |&(min, _)| {
+        min > 0
+    });
 }

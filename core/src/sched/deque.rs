@@ -21,26 +21,20 @@ use super::Entry;
 /// Only the owning worker may [`push`](Self::push) and [`pop`](Self::pop) (they are `unsafe`
 /// for that reason); any thread may [`steal`](Self::steal).
 pub struct WorkDeque<const N: usize> {
-    /// Next index the owner pushes at. Written by the owner only.
-    bottom: CachePadded<Owner>,
+    /// The owner's line: `bottom` and the owner's batch counter.
+    owner: CachePadded<Owner>,
     /// The oldest entry's index. Advanced by a CAS, by thieves and by the owner taking the
     /// last entry.
     top: CachePadded<AtomicUsize>,
     slots: [AtomicU64; N],
 }
 
-/// The owner's cache line: `bottom`, and the owner's batch counter.
+/// The owner's cache line.
 struct Owner {
+    /// Next index the owner pushes at. Written by the owner only.
     bottom: AtomicUsize,
     /// Batches taken by the owning worker (its fairness counter).
     round: AtomicU32,
-}
-
-impl core::ops::Deref for Owner {
-    type Target = AtomicUsize;
-    fn deref(&self) -> &AtomicUsize {
-        &self.bottom
-    }
 }
 
 impl<const N: usize> core::fmt::Debug for WorkDeque<N> {
@@ -73,7 +67,7 @@ impl<const N: usize> WorkDeque<N> {
     pub const fn new() -> Self {
         let _ = Self::MASK;
         Self {
-            bottom: CachePadded::new(Owner {
+            owner: CachePadded::new(Owner {
                 bottom: AtomicUsize::new(0),
                 round: AtomicU32::new(0),
             }),
@@ -87,7 +81,7 @@ impl<const N: usize> WorkDeque<N> {
     pub fn new() -> Self {
         let _ = Self::MASK;
         Self {
-            bottom: CachePadded::new(Owner {
+            owner: CachePadded::new(Owner {
                 bottom: AtomicUsize::new(0),
                 round: AtomicU32::new(0),
             }),
@@ -100,8 +94,8 @@ impl<const N: usize> WorkDeque<N> {
     /// on the owner's cache line).
     #[inline(always)]
     pub(crate) fn next_round(&self) -> u32 {
-        let r = self.bottom.round.load(Relaxed);
-        self.bottom.round.store(r.wrapping_add(1), Relaxed);
+        let r = self.owner.round.load(Relaxed);
+        self.owner.round.store(r.wrapping_add(1), Relaxed);
         r
     }
 
@@ -109,7 +103,7 @@ impl<const N: usize> WorkDeque<N> {
     #[doc(hidden)]
     pub fn starting_at(index: usize) -> Self {
         let d = Self::new();
-        d.bottom.bottom.store(index, Relaxed);
+        d.owner.bottom.store(index, Relaxed);
         d.top.store(index, Relaxed);
         d
     }
@@ -121,7 +115,7 @@ impl<const N: usize> WorkDeque<N> {
 
     /// Entries in the deque (a snapshot; exact when no other thread uses it).
     pub fn len(&self) -> usize {
-        let b = self.bottom.load(Relaxed);
+        let b = self.owner.bottom.load(Relaxed);
         let t = self.top.load(Relaxed);
         let len = b.wrapping_sub(t) as isize;
         len.clamp(0, N as isize) as usize
@@ -141,7 +135,7 @@ impl<const N: usize> WorkDeque<N> {
     /// thread join or a lock hand-over).
     #[inline]
     pub unsafe fn push(&self, e: Entry) -> Result<(), Entry> {
-        let b = self.bottom.load(Relaxed);
+        let b = self.owner.bottom.load(Relaxed);
         // Acquire: pairs with the CAS on `top` in `steal` (and `pop`): a thief's read of the
         // slot at its old top happens-before our overwrite of that slot below.
         let t = self.top.load(Acquire);
@@ -157,7 +151,7 @@ impl<const N: usize> WorkDeque<N> {
         // continue its release sequence), and the thief could read the slot unsynchronised.
         // loom found that case (`loom_deque::owner_push_pop_against_a_thief_reuses_slots`).
         fence(Release);
-        self.bottom.store(b.wrapping_add(1), Relaxed);
+        self.owner.bottom.store(b.wrapping_add(1), Relaxed);
         Ok(())
     }
 
@@ -168,8 +162,8 @@ impl<const N: usize> WorkDeque<N> {
     /// As for [`push`](Self::push): owner only.
     #[inline]
     pub unsafe fn pop(&self) -> Option<Entry> {
-        let b = self.bottom.load(Relaxed).wrapping_sub(1);
-        self.bottom.store(b, Relaxed);
+        let b = self.owner.bottom.load(Relaxed).wrapping_sub(1);
+        self.owner.bottom.store(b, Relaxed);
         // SeqCst fence: pairs with the SeqCst fence in `steal`. Either a thief's load of
         // `bottom` sees our decrement (and it does not take index `b`, unless it is also the
         // top, where the CAS decides), or our load of `top` below sees that thief's CAS.
@@ -178,7 +172,7 @@ impl<const N: usize> WorkDeque<N> {
         let len = b.wrapping_sub(t) as isize;
         if len < 0 {
             // Empty: undo the decrement.
-            self.bottom.store(b.wrapping_add(1), Relaxed);
+            self.owner.bottom.store(b.wrapping_add(1), Relaxed);
             return None;
         }
         let e = Entry::from_bits(self.slots[b & Self::MASK].load(Relaxed));
@@ -192,7 +186,7 @@ impl<const N: usize> WorkDeque<N> {
             .top
             .compare_exchange(t, t.wrapping_add(1), SeqCst, Relaxed)
             .is_ok();
-        self.bottom.store(b.wrapping_add(1), Relaxed);
+        self.owner.bottom.store(b.wrapping_add(1), Relaxed);
         won.then_some(e)
     }
 
@@ -205,13 +199,13 @@ impl<const N: usize> WorkDeque<N> {
     /// while the owner uses it.
     #[inline]
     pub unsafe fn pop_unshared(&self) -> Option<Entry> {
-        let b = self.bottom.load(Relaxed);
+        let b = self.owner.bottom.load(Relaxed);
         let t = self.top.load(Relaxed);
         if b == t {
             return None;
         }
         let b = b.wrapping_sub(1);
-        self.bottom.store(b, Relaxed);
+        self.owner.bottom.store(b, Relaxed);
         Some(Entry::from_bits(self.slots[b & Self::MASK].load(Relaxed)))
     }
 
@@ -228,7 +222,7 @@ impl<const N: usize> WorkDeque<N> {
         // Acquire: pairs with the Release fence in `push` (through this or any later store of
         // `bottom` by the owner): the slot holds the pushed entry and what the pusher did
         // before is visible.
-        let b = self.bottom.load(Acquire);
+        let b = self.owner.bottom.load(Acquire);
         if (b.wrapping_sub(t) as isize) <= 0 {
             return None;
         }

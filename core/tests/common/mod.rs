@@ -1,0 +1,36 @@
+//! Helpers shared by the loom models (`loom_ring`, `loom_deque`, `loom_sched`).
+//!
+//! loom 0.7's partial-order reduction skips some interleavings, so a model records its
+//! outcomes across all runs and asserts that the interesting ones were reached.
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+
+/// Runs `model` under loom and returns the set of outcomes its runs produced.
+pub(crate) fn explore<O, F>(model: F) -> BTreeSet<O>
+where
+    O: Ord + Debug + Send + 'static,
+    F: Fn() -> O + Send + Sync + 'static,
+{
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
+    let sink = seen.clone();
+    loom::model(move || {
+        let outcome = model();
+        sink.lock().unwrap().insert(outcome);
+    });
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    seen
+}
+
+/// Asserts that some outcome satisfies `pred` (the model reached that interleaving).
+#[track_caller]
+pub(crate) fn assert_reached<O: Debug>(
+    outcomes: &BTreeSet<O>,
+    what: &str,
+    pred: impl Fn(&O) -> bool,
+) {
+    assert!(
+        outcomes.iter().any(pred),
+        "no run reached: {what}; outcomes: {outcomes:#?}"
+    );
+}
