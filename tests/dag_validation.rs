@@ -451,3 +451,38 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn sole_edges_are_marked_for_targets_with_one_predecessor() {
+    // a -> b, a -> c, b -> d, c -> d, d -> e: b, c and e have one predecessor; d has two.
+    let dag = B::<8, 8>::new()
+        .task("a", one)
+        .task("b", one)
+        .task("c", one)
+        .task("d", one)
+        .task("e", one)
+        .edge("a", "b")
+        .edge("a", "c")
+        .edge("b", "d")
+        .edge("c", "d")
+        .edge("d", "e")
+        .build()
+        .unwrap();
+    let view = dag.view();
+    let mut marked = Vec::new();
+    for v in 0..5u32 {
+        for s in view.successors(v) {
+            marked.push((v, s.to, s.is_sole()));
+        }
+    }
+    assert_eq!(
+        marked,
+        [
+            (0, 1, true),
+            (0, 2, true),
+            (1, 3, false),
+            (2, 3, false),
+            (3, 4, true)
+        ]
+    );
+}

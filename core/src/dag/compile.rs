@@ -181,12 +181,21 @@ pub const fn compile(
         buf.succ[(s.start + s.len) as usize] = Succ {
             to: to as u32,
             label: Succ::encode(edge.label),
+            sole: false,
         };
         buf.succ_span[from].len += 1;
         let p = buf.pred_span[to];
         buf.pred[(p.start + p.len) as usize] = from as u32;
         buf.pred_span[to].len += 1;
         k += 1;
+    }
+
+    // Edges that are their target's only incoming edge (the scheduler hands the target on
+    // without counting).
+    let mut a = 0;
+    while a < e {
+        buf.succ[a].sole = buf.pred_span[buf.succ[a].to as usize].len == 1;
+        a += 1;
     }
 
     // Duplicates (insertion-sorted predecessor lists), conditions' default branches.

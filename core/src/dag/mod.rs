@@ -213,6 +213,9 @@ pub struct Succ {
     pub to: u32,
     /// 0 = always, 1 = default branch, 2 + l = branch label `l`.
     pub(crate) label: u16,
+    /// This edge is the target's only incoming edge: resolving it makes the target ready
+    /// without touching the target's pending counter (set by [`compile`]).
+    pub(crate) sole: bool,
 }
 
 impl Succ {
@@ -225,6 +228,11 @@ impl Succ {
             EdgeLabel::Default => Self::DEFAULT,
             EdgeLabel::When(l) => 2 + l as u16,
         }
+    }
+
+    /// Whether this edge is its target's only incoming edge.
+    pub const fn is_sole(&self) -> bool {
+        self.sole
     }
 
     /// The edge's label.

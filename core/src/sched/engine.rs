@@ -1244,13 +1244,19 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             // The common case (chains, joins): one plain edge or none.
             let mut next = None;
             if let Some(s) = succ.first() {
-                // AcqRel: as in the general loop below.
-                let old = self
-                    .cell(slot, s.to)
-                    .pending
-                    .fetch_add(delta_of(live), AcqRel);
-                if old & PENDING_MASK == 1 {
-                    next = Some(Entry::new(slot, s.to, 0, live || old >> 16 != 0));
+                if s.sole {
+                    // Our edge is the successor's only one: it is ready now, with nothing to
+                    // count (see `resolve_many`).
+                    next = Some(Entry::new(slot, s.to, 0, live));
+                } else {
+                    // AcqRel: as in the general loop below.
+                    let old = self
+                        .cell(slot, s.to)
+                        .pending
+                        .fetch_add(delta_of(live), AcqRel);
+                    if old & PENDING_MASK == 1 {
+                        next = Some(Entry::new(slot, s.to, 0, live || old >> 16 != 0));
+                    }
                 }
             }
             self.count_resolved(slot, count, local);
@@ -1274,9 +1280,12 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     ) -> Option<Entry> {
         let delta_of = |taken: bool| if taken { LIVE_UNIT - 1 } else { u32::MAX };
         let cells = self.run_cells(slot);
-        // Issue the successors' cache misses together, before the serialising RMWs below.
+        // Issue the successors' cache misses together, before the serialising RMWs below (a
+        // sole successor's cell is not touched here).
         for s in succ {
-            prefetch(cells.get(s.to as usize));
+            if !s.sole {
+                prefetch(cells.get(s.to as usize));
+            }
             prefetch(self.dag.hot.get(s.to as usize));
         }
         let mut next = None;
@@ -1296,9 +1305,17 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 }
             }
         };
+        // A successor whose only incoming edge is `s` is ready as soon as `s` resolves, and
+        // nobody else touches its counter: no RMW. Its entry carries what this thread did (the
+        // value written, DONE) to whoever runs it: this thread, or a thief or popper through
+        // the deque's or ring's Release/Acquire.
         if !condition {
             let delta = delta_of(live);
             for s in succ {
+                if s.sole {
+                    ready(Entry::new(slot, s.to, 0, live));
+                    continue;
+                }
                 // AcqRel: as below.
                 let old = cells[s.to as usize].pending.fetch_add(delta, AcqRel);
                 if old & PENDING_MASK == 1 {
@@ -1316,6 +1333,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                     } else {
                         s.label == Succ::DEFAULT
                     };
+                if s.sole {
+                    ready(Entry::new(slot, s.to, 0, taken));
+                    continue;
+                }
                 // AcqRel: Release publishes this node's value (and all it saw) to whoever
                 // resolves the successor; Acquire lets the last predecessor see the others'
                 // values.

@@ -12,6 +12,8 @@
 //! finishes, the worker itself decrements each successor's pending counter (one atomic
 //! read-modify-write per edge, no central result processor); a successor whose counter reaches
 //! zero is ready: the worker continues with the first one directly and pushes the others.
+//! An edge that is its target's only incoming edge (chains, trees) is not counted at all:
+//! the target is ready when the edge resolves.
 //! A driver with several worker threads (the std runtime) gives each one a [`WorkDeque`]
 //! ([`Engine::with_worker`]): the others go there, the worker takes its newest entry first,
 //! and idle workers steal the oldest ones; a push onto a deque wakes parked workers as a ring

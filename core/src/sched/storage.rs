@@ -126,8 +126,10 @@ pub struct NodeCell<V> {
 }
 
 // `value` is written once per run by the thread executing the node, before it sets DONE
-// (Release) and before it resolves its successors (AcqRel on their `pending`); readers access
-// it only after observing DONE (Acquire) or through that chain.
+// (Release) and before it resolves its successors (AcqRel on their `pending`, or, for a
+// successor with no other predecessor, handing its entry on: same thread, or the deque's or
+// ring's Release/Acquire); readers access it only after observing DONE (Acquire) or through
+// that chain.
 // SAFETY: values cross threads (`Send`) and are read by several at once (`Sync`), ordered above.
 unsafe impl<V: Send + Sync> Sync for NodeCell<V> {}
 
