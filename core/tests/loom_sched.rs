@@ -116,6 +116,70 @@ fn join_resolved_by_two_workers() {
     });
 }
 
+/// The slot's cells are not cleared between runs: the worker that takes the join's counter to
+/// zero sets it back (a Relaxed store), and `DONE` carries the run's tag. A second run in the
+/// same slot, on other threads, must find the counter re-armed (the store happens-before it
+/// through the first run's completion and the slot's release) and must not see the first
+/// run's `DONE`s as its own.
+#[test]
+fn join_counter_is_rearmed_for_the_next_run_in_the_slot() {
+    let outcomes = explore(|| {
+        let tm: Arc<TaskManager<'static, u32, u32, (), 4, 4, 1, 0, 4>> =
+            Arc::new(TaskManager::new(&JOIN_DAG));
+        let first = tm.submit(100).unwrap();
+        // The worker keeps stepping while the main thread takes the first run and submits the
+        // second: it may resolve the first run's join (and re-arm its counter), and it may
+        // run nodes of the second run. Nothing but the run's completion orders the two.
+        let worker = {
+            let tm = tm.clone();
+            thread::spawn(move || {
+                // Until both runs are done (taking results is the main thread's).
+                let mut executed = 0;
+                while tm.counters().runs_completed < 2 {
+                    match tm.engine().step(tm.dag(), 1) {
+                        0 => thread::yield_now(),
+                        n => executed += n,
+                    }
+                }
+                executed
+            })
+        };
+        let done = finish(&tm);
+        assert_eq!(done.id(), first);
+        assert_eq!(done.value(NodeId::from_index(2)), Some(2030));
+        drop(done);
+        // Generation 1: no full clear.
+        let second = tm.submit(200).unwrap();
+        assert_eq!((second.slot(), second.generation()), (0, 1));
+        let done = finish(&tm);
+        assert_eq!(done.id(), second);
+        assert_eq!(done.outcome(), Ok(()));
+        assert_eq!(done.value(NodeId::from_index(0)), Some(201));
+        assert_eq!(done.value(NodeId::from_index(1)), Some(202));
+        assert_eq!(done.value(NodeId::from_index(2)), Some(4030));
+        drop(done);
+        let by_worker = worker.join().unwrap();
+        assert_eq!(tm.counters().tasks_run, 6);
+        by_worker
+    });
+    // More than one run's 3 nodes: the worker ran nodes of both runs.
+    assert_reached(&outcomes, "the worker ran nodes of both runs", |&n| n > 3);
+}
+
+/// Steps `tm` until `poll` hands over a finished run.
+fn finish<'t>(
+    tm: &'t TaskManager<'static, u32, u32, (), 4, 4, 1, 0, 4>,
+) -> ringdag_core::sched::Finished<'t, u32, u32, ()> {
+    loop {
+        if let Some(done) = tm.poll() {
+            return done;
+        }
+        if tm.step() == 0 {
+            thread::yield_now();
+        }
+    }
+}
+
 /// Emits items `input * 100 + k`, k = 0, 1.
 fn split(cx: &mut Cx<'_>) -> Result<u32, ()> {
     let input = *cx.input();

@@ -306,7 +306,7 @@ impl<I, V, E, const NODES: usize, const EDGES: usize> DagBuilder<I, V, E, NODES,
             succ: [Succ {
                 to: 0,
                 label: 0,
-                sole: false,
+                preds: 0,
             }; EDGES],
             pred_span: [Span { start: 0, len: 0 }; NODES],
             pred: [0; EDGES],

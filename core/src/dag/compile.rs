@@ -181,7 +181,7 @@ pub const fn compile(
         buf.succ[(s.start + s.len) as usize] = Succ {
             to: to as u32,
             label: Succ::encode(edge.label),
-            sole: false,
+            preds: 0,
         };
         buf.succ_span[from].len += 1;
         let p = buf.pred_span[to];
@@ -190,11 +190,12 @@ pub const fn compile(
         k += 1;
     }
 
-    // Edges that are their target's only incoming edge (the scheduler hands the target on
-    // without counting).
+    // Each edge carries its target's in-degree (checked above to fit in u16): the scheduler
+    // hands a target with one predecessor on without counting, and re-arms the others' counters
+    // from it.
     let mut a = 0;
     while a < e {
-        buf.succ[a].sole = buf.pred_span[buf.succ[a].to as usize].len == 1;
+        buf.succ[a].preds = buf.pred_span[buf.succ[a].to as usize].len as u16;
         a += 1;
     }
 

@@ -213,9 +213,10 @@ pub struct Succ {
     pub to: u32,
     /// 0 = always, 1 = default branch, 2 + l = branch label `l`.
     pub(crate) label: u16,
-    /// This edge is the target's only incoming edge: resolving it makes the target ready
-    /// without touching the target's pending counter (set by [`compile`]).
-    pub(crate) sole: bool,
+    /// The target's in-degree (set by [`compile`]): 1 means this edge is its only incoming
+    /// edge, and resolving it makes the target ready without touching its pending counter;
+    /// otherwise the worker that takes the counter to zero sets it back to this value.
+    pub(crate) preds: u16,
 }
 
 impl Succ {
@@ -232,7 +233,12 @@ impl Succ {
 
     /// Whether this edge is its target's only incoming edge.
     pub const fn is_sole(&self) -> bool {
-        self.sole
+        self.preds == 1
+    }
+
+    /// The target's number of predecessors.
+    pub const fn target_predecessors(&self) -> u16 {
+        self.preds
     }
 
     /// The edge's label.

@@ -95,9 +95,10 @@ impl<'a, I, V: Copy> Context<'a, I, V> {
     /// direct predecessor that was not skipped).
     pub fn value(&self, node: NodeId) -> Option<V> {
         let cell = self.cells.get(node.index())?;
-        // Acquire: pairs with the Release `fetch_or(DONE)` in `Engine::mark_done`; the value
+        // Acquire: pairs with the Release store of DONE in `Engine::mark_done`; the value
         // write happens-before our read.
-        if cell.state.load(crate::sync::Ordering::Acquire) & node::DONE == 0 {
+        let state = cell.state.load(crate::sync::Ordering::Acquire);
+        if !node::is_done(state, self.run.generation()) {
             return None;
         }
         // SAFETY: DONE is set only after the value was written, and it is never written again
@@ -134,12 +135,13 @@ impl<'a, I, V: Copy> Context<'a, I, V> {
         else {
             return &[];
         };
-        // Acquire: pairs with the Release `fetch_or(DONE)` on the iterator, which follows the
-        // last body result (AcqRel chain on the body cell's `pending`).
+        // Acquire: pairs with the Release store of DONE on the iterator, which follows the
+        // last body result (AcqRel chain on the body cell's `pending`) and the body cell's
+        // item count.
         let state = self.cells[iterator.index()]
             .state
             .load(crate::sync::Ordering::Acquire);
-        if state & node::DONE == 0 {
+        if !node::is_done(state, self.run.generation()) {
             return &[];
         }
         let count = (self.cells[body.index()]

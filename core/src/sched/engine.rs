@@ -216,6 +216,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// its nodes and edges. `DagView`'s fields are public for reading; a view assembled by
     /// hand (repeated roots, overlapping item ranges, `hot` words that disagree with `nodes`
     /// and `succ_span`) would let two executions write the same cell.
+    ///
+    /// The run slots and cells must be new (as their `new` makes them) or have been used only
+    /// by engines over this same DAG: a slot's cells are not cleared before each run, only
+    /// when its generation is a multiple of 64 (see [`submit_with`](Self::submit_with)).
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn new(
         dag: DagView<'a>,
@@ -430,6 +434,11 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
 
     /// Submits a run. Safe to call from an interrupt handler: it never blocks or waits.
     ///
+    /// Its cost is the DAG's roots (pushed to the task ring), not its size: the run slot's
+    /// node cells are left ready by the slot's previous run. Once every 64 runs of a slot
+    /// (its generation a multiple of 64, the first run included) it also clears the slot's
+    /// cells, a loop over every node.
+    ///
     /// # Errors
     ///
     /// As [`submit`](Self::submit).
@@ -464,10 +473,17 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         run.flags.store(flags, Relaxed);
         run.remaining.store(self.dag.len() as u32, Relaxed);
         run.parked.store(0, Relaxed);
-        for (v, cell) in self.run_cells(slot).iter().enumerate() {
-            cell.pending.store(self.dag.pred_span[v].len, Relaxed);
-            cell.state.store(0, Relaxed);
-            cell.aux.store(0, Relaxed);
+        // The cells are left ready by the slot's previous run: every counter it counted down
+        // was set back to its in-degree by the worker that took it to zero (`rearm`), and
+        // `DONE` bits carry that run's tag. Every 64th generation (0 included: fresh storage)
+        // clears them all, so that a stale tag can never match (see `node::TAG_SHIFT`). `aux`
+        // is always written before it is read.
+        if generation % node::TAG_PERIOD == 0 {
+            for (v, cell) in self.run_cells(slot).iter().enumerate() {
+                cell.pending.store(self.dag.pred_span[v].len, Relaxed);
+                cell.state.store(0, Relaxed);
+                cell.aux.store(0, Relaxed);
+            }
         }
         // Release: pairs with the Acquire loads of `state` in `cancel`/`take`; the
         // initialisation above happens-before any access made through those.
@@ -862,7 +878,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 // popped/claimed once); nobody reads the value before DONE or the successors'
                 // pending counters publish it.
                 cell.value.with_mut(|p| unsafe { (*p).write(value) });
-                self.mark_done(cell);
+                self.mark_done(cell, cx.run);
                 self.resolve_inline(slot, v, true, cx.choice, local)
             }
             result => self.settle(e, hot, &cx, result, start, local),
@@ -963,10 +979,17 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 // was popped/claimed once); nobody reads the value before DONE or the
                 // successors' pending counters publish it.
                 cell.value.with_mut(|p| unsafe { (*p).write(value) });
-                if kind == NodeHot::ITERATOR && cx.emitted > 0 {
-                    return self.fan_out_of(slot, v, cx.emitted, local);
+                if kind == NodeHot::ITERATOR {
+                    if cx.emitted > 0 {
+                        return self.fan_out_of(slot, v, cx.emitted, local);
+                    }
+                    // No items: the body cell's count (read by `items`) may be an earlier
+                    // run's; published by the Release in `mark_done`.
+                    if let NodeKind::Iterator { body, .. } = info.kind {
+                        self.cell(slot, body.0).state.store(0, Relaxed);
+                    }
                 }
-                self.mark_done(cell);
+                self.mark_done(cell, cx.run);
                 self.resolve(slot, v, true, cx.choice, local)
             }
             Err((error, retryable)) => {
@@ -996,7 +1019,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             NodeKind::Iterator { body, .. } => self.fan_out(slot, body.0, count),
             // Not reached: the packed word and the description come from the same node.
             _ => {
-                self.mark_done(self.cell(slot, v));
+                self.mark_done(self.cell(slot, v), self.run_id(slot));
                 self.resolve(slot, v, true, None, local)
             }
         }
@@ -1030,7 +1053,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             // were published (Release/Acquire through the ring or the pending chain); it is
             // not written again until the slot is released, which needs this node resolved.
             input: run.input.with(|p| unsafe { &*(*p).as_ptr() }),
-            run: RunId::new(slot, run.state.load(Relaxed) >> phase::BITS),
+            run: self.run_id(slot),
             node: v,
             attempt,
             now,
@@ -1047,15 +1070,20 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         }
     }
 
+    /// The id of the run in `slot` (read by a worker holding one of its entries).
+    fn run_id(&self, slot: usize) -> RunId {
+        RunId::new(slot, self.runs[slot].state.load(Relaxed) >> phase::BITS)
+    }
+
     #[inline(always)]
-    fn mark_done(&self, cell: &NodeCell<V>) {
+    fn mark_done(&self, cell: &NodeCell<V>, run: RunId) {
         // While its node executes, a cell's `state` is written by that worker only (parking
         // happens before the entry is claimed, and claiming clears the park bits), so a plain
-        // store suffices.
-        let state = cell.state.load(Relaxed);
+        // store suffices; it replaces what an earlier run of the slot left (a stale tag).
+        let generation = run.generation();
         // Release: pairs with the Acquire loads of `state` in `Context::value`/`items` and
         // `Finished::value`; the value write happens-before their reads.
-        cell.state.store(state | node::DONE, Release);
+        cell.state.store(node::done(generation), Release);
     }
 
     /// Records the run's failure; the first one wins and is the run's error.
@@ -1199,7 +1227,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         }
         let live = !self.stopped(slot);
         if live {
-            self.mark_done(self.cell(slot, iterator));
+            self.mark_done(self.cell(slot, iterator), self.run_id(slot));
         }
         self.resolve(slot, iterator, live, None, local)
     }
@@ -1244,17 +1272,16 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             // The common case (chains, joins): one plain edge or none.
             let mut next = None;
             if let Some(s) = succ.first() {
-                if s.sole {
+                if s.preds == 1 {
                     // Our edge is the successor's only one: it is ready now, with nothing to
                     // count (see `resolve_many`).
                     next = Some(Entry::new(slot, s.to, 0, live));
                 } else {
                     // AcqRel: as in the general loop below.
-                    let old = self
-                        .cell(slot, s.to)
-                        .pending
-                        .fetch_add(delta_of(live), AcqRel);
+                    let cell = self.cell(slot, s.to);
+                    let old = cell.pending.fetch_add(delta_of(live), AcqRel);
                     if old & PENDING_MASK == 1 {
+                        self.rearm(cell, s.preds);
                         next = Some(Entry::new(slot, s.to, 0, live || old >> 16 != 0));
                     }
                 }
@@ -1263,6 +1290,16 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             return next;
         }
         self.resolve_many(slot, live, condition, choice, succ, count, local)
+    }
+
+    /// A node's counter reached zero (its last edge resolved): no other edge touches it in
+    /// this run, so it is set back to the node's in-degree `preds` (carried by the edge) for
+    /// the slot's next run. Relaxed: the
+    /// next run's first access happens-after this run's completion (this worker's tally is
+    /// released into `remaining` after this store, and the slot is reused only after that).
+    #[inline(always)]
+    fn rearm(&self, cell: &NodeCell<V>, preds: u16) {
+        cell.pending.store(u32::from(preds), Relaxed);
     }
 
     /// [`resolve`](Self::resolve) for a condition or a node with several successors.
@@ -1283,7 +1320,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         // Issue the successors' cache misses together, before the serialising RMWs below (a
         // sole successor's cell is not touched here).
         for s in succ {
-            if !s.sole {
+            if s.preds != 1 {
                 prefetch(cells.get(s.to as usize));
             }
             prefetch(self.dag.hot.get(s.to as usize));
@@ -1312,13 +1349,15 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if !condition {
             let delta = delta_of(live);
             for s in succ {
-                if s.sole {
+                if s.preds == 1 {
                     ready(Entry::new(slot, s.to, 0, live));
                     continue;
                 }
                 // AcqRel: as below.
-                let old = cells[s.to as usize].pending.fetch_add(delta, AcqRel);
+                let cell = &cells[s.to as usize];
+                let old = cell.pending.fetch_add(delta, AcqRel);
                 if old & PENDING_MASK == 1 {
+                    self.rearm(cell, s.preds);
                     ready(Entry::new(slot, s.to, 0, live || old >> 16 != 0));
                 }
             }
@@ -1333,17 +1372,17 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                     } else {
                         s.label == Succ::DEFAULT
                     };
-                if s.sole {
+                if s.preds == 1 {
                     ready(Entry::new(slot, s.to, 0, taken));
                     continue;
                 }
                 // AcqRel: Release publishes this node's value (and all it saw) to whoever
                 // resolves the successor; Acquire lets the last predecessor see the others'
                 // values.
-                let old = cells[s.to as usize]
-                    .pending
-                    .fetch_add(delta_of(taken), AcqRel);
+                let cell = &cells[s.to as usize];
+                let old = cell.pending.fetch_add(delta_of(taken), AcqRel);
                 if old & PENDING_MASK == 1 {
+                    self.rearm(cell, s.preds);
                     ready(Entry::new(slot, s.to, 0, taken || old >> 16 != 0));
                 }
             }
@@ -1699,7 +1738,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Finished<'a, I, V, E> {
     /// The value of `node`, if it ran and succeeded.
     pub fn value(&self, node: NodeId) -> Option<V> {
         let cell = self.engine.run_cells(self.id.slot()).get(node.index())?;
-        if cell.state.load(Relaxed) & node::DONE == 0 {
+        if !node::is_done(cell.state.load(Relaxed), self.id.generation()) {
             return None;
         }
         // SAFETY: DONE was set after the value was written; both happen-before our Acquire
@@ -1712,7 +1751,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Finished<'a, I, V, E> {
         self.engine
             .run_cells(self.id.slot())
             .get(node.index())
-            .is_some_and(|c| c.state.load(Relaxed) & node::DONE != 0)
+            .is_some_and(|c| node::is_done(c.state.load(Relaxed), self.id.generation()))
     }
 
     /// The body results of iterator `iterator`, in item order (empty if it did not finish).

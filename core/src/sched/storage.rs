@@ -43,8 +43,28 @@ pub(crate) mod node {
     /// Attempt number of the waiting entry, bits 4..9.
     pub(crate) const ATTEMPT_SHIFT: u32 = 4;
     pub(crate) const ATTEMPT_MASK: u32 = 0x1f << ATTEMPT_SHIFT;
+    /// Which run set `DONE`: the run's generation modulo 64, bits 10..16. A cell's `state` is
+    /// not cleared between runs: `DONE` counts only with the reading run's tag, and a run slot
+    /// whose generation is a multiple of 64 clears all its cells first, so a stale tag never
+    /// equals the current one.
+    pub(crate) const TAG_SHIFT: u32 = 10;
+    pub(crate) const TAG_MASK: u32 = 0x3f << TAG_SHIFT;
+    /// Generations between two full clears of a run slot's cells.
+    pub(crate) const TAG_PERIOD: u32 = 64;
     /// Body cells: the number of items, bits 16..32.
     pub(crate) const COUNT_SHIFT: u32 = 16;
+
+    /// `DONE` with the tag of the run with generation `generation`.
+    #[inline(always)]
+    pub(crate) const fn done(generation: u32) -> u32 {
+        DONE | (generation % TAG_PERIOD) << TAG_SHIFT
+    }
+
+    /// Whether `state` says done for the run with generation `generation`.
+    #[inline(always)]
+    pub(crate) const fn is_done(state: u32, generation: u32) -> bool {
+        state & (DONE | TAG_MASK) == done(generation)
+    }
 }
 
 /// One run slot: lifecycle, flags, input and error.
