@@ -1,19 +1,20 @@
 //! One run slot reused for hundreds of runs: a run sees only its own results. The scheduler
 //! does not clear a slot's node cells between runs (counters are set back by the worker that
 //! takes them to zero, `DONE` carries the run's tag, and every 64th generation clears all):
-//! these runs cross several of those clears, and alternate branches, item counts, failures
-//! and cancels, so a stale counter or a stale `DONE` from an earlier run would show up as a
+//! these runs cross several of those clears, and alternate branches, item counts, failures,
+//! retries after a back-off, missed deadlines and cancels, with a task ring of 2 entries (so
+//! ready entries are parked in their cells every run), so a stale counter or a stale `DONE` from an earlier run would show up as a
 //! node run twice or early, a skipped node reported as run, or a wrong value or item list.
 //!
 //! Single-threaded (bodies log to a thread-local), so Miri runs the whole file.
 
 use std::cell::RefCell;
 
-use ringdag::dag::{Dag, DagBuilder, NodeId};
-use ringdag::sched::{Context, RunError, TaskManager};
+use ringdag::dag::{Dag, DagBuilder, NodeId, RetryPolicy};
+use ringdag::sched::{Context, RunError, SubmitOptions, TaskManager};
 
 type Cx<'a> = Context<'a, u64, u64>;
-type Tm<'d> = TaskManager<'d, u64, u64, u8, 16, 32, 1, 4, 32>;
+type Tm<'d> = TaskManager<'d, u64, u64, u8, 16, 32, 1, 4, 2>;
 
 thread_local! {
     /// (input, node) of every body start.
@@ -37,6 +38,18 @@ fn items(input: u64) -> u64 {
 /// Whether run `input`'s `flaky` node fails (its successor is then skipped).
 fn fails(input: u64) -> bool {
     input % 7 == 5
+}
+
+/// Whether run `input`'s `retry` node fails its first attempt (it succeeds after a back-off
+/// of 2 ticks).
+fn retried(input: u64) -> bool {
+    input % 5 == 1
+}
+
+/// Whether run `input` gets a deadline it cannot meet (its `retry` waits 2 ticks, past a
+/// deadline of 1): the run fails as `DeadlineExceeded`.
+fn late(input: u64) -> bool {
+    input % 13 == 6 && !fails(input)
 }
 
 /// Whether run `input` is cancelled before it starts.
@@ -95,6 +108,16 @@ fn flaky(cx: &mut Cx<'_>) -> Result<u64, u8> {
     }
 }
 
+fn retry(cx: &mut Cx<'_>) -> Result<u64, u8> {
+    log(cx);
+    let input = *cx.input();
+    if (retried(input) || late(input)) && cx.attempt() == 0 {
+        Err(3)
+    } else {
+        Ok(input + 1000 * u64::from(cx.attempt()))
+    }
+}
+
 fn after(cx: &mut Cx<'_>) -> Result<u64, u8> {
     log(cx);
     Ok(cx.value(NodeId::from_index(8)).expect("flaky ran") + *cx.input())
@@ -132,6 +155,16 @@ fn dag() -> Dag<u64, u64, u8, 16, 32> {
         .task("common", arm) // 12
         .branch("gate", "rare", 0)
         .default_branch("gate", "common")
+        .task("retry", retry) // 13
+        .task("retried", arm) // 14
+        .edge("retry", "retried")
+        .retry(
+            "retry",
+            RetryPolicy {
+                attempts: 2,
+                backoff_ticks: 2,
+            },
+        )
         .branch("route", "a", 0)
         .branch("route", "b", 1)
         .default_branch("route", "c")
@@ -154,16 +187,28 @@ fn a_reused_slot_shows_each_run_only_its_own_results() {
     let dag = dag();
     let tm = Box::new(Tm::new(&dag));
     let node = |name: &str| dag.find(name).unwrap();
+    // Steps until nothing runs now, then moves the clock on while retries wait.
+    let settle = || loop {
+        while tm.step() > 0 {}
+        if tm.engine().deferred() == 0 {
+            break;
+        }
+        tm.advance_tick(1);
+    };
     let arms = [node("a"), node("b"), node("c")];
     // 300 runs in one slot: generations 0 to 299, across the full clears at 64, 128, 192, 256.
     for input in 0..300u64 {
-        let id = tm.submit(input).unwrap();
+        let opts = SubmitOptions {
+            deadline_ticks: late(input).then_some(1),
+            ..SubmitOptions::default()
+        };
+        let id = tm.submit_with(input, opts).unwrap();
         assert_eq!(id.slot(), 0);
         assert_eq!(u64::from(id.generation()), input);
         if cancelled(input) {
             tm.cancel(id).unwrap();
         }
-        while tm.step() > 0 {}
+        settle();
         let done = tm.poll().expect("the run finished");
         assert_eq!(done.id(), id);
         if cancelled(input) {
@@ -177,20 +222,33 @@ fn a_reused_slot_shows_each_run_only_its_own_results() {
             assert!(done.items(node("split")).is_empty(), "run {input}");
             continue;
         }
-        // Whatever happened, no node started twice.
+        // Whatever happened, no node started more often than it may (`retry` twice).
         for v in 0..dag.len() {
             let v = NodeId::from_index(v);
             if v == node("square") {
                 continue; // a body starts once per item
             }
             let n = starts(input, v.index() as u32);
-            assert!(n <= 1, "run {input}: {v:?} started {n} times");
+            let most = if v == node("retry") { 2 } else { 1 };
+            assert!(n <= most, "run {input}: {v:?} started {n} times");
             // Reported as run only if it started (in a failing run, a started node may not
             // finish: `flaky` fails, and the iterator's items stop).
             if done.ran(v) {
-                assert_eq!(n, 1, "run {input}: {v:?} reported as run");
+                assert!(n >= 1, "run {input}: {v:?} reported as run");
             }
             assert_eq!(done.value(v).is_some(), done.ran(v), "run {input}: {v:?}");
+        }
+        if late(input) && !cancelled(input) {
+            // `retry` waits past the deadline: the run stops (what else ran depends on the
+            // order, checked above).
+            assert_eq!(
+                done.outcome(),
+                Err(RunError::DeadlineExceeded),
+                "run {input}"
+            );
+            assert!(!done.ran(node("retry")), "run {input}");
+            assert!(!done.ran(node("retried")), "run {input}");
+            continue;
         }
         if fails(input) {
             // The run stops starting nodes once `flaky` fails: which others ran depends on
@@ -229,7 +287,17 @@ fn a_reused_slot_shows_each_run_only_its_own_results() {
         );
         assert_eq!(done.ran(node("rare")), rare(input), "run {input}");
         assert_eq!(done.ran(node("common")), !rare(input), "run {input}");
-        for name in ["route", "join", "split", "total", "flaky", "after", "gate"] {
+        let attempts = 1 + usize::from(retried(input));
+        assert_eq!(
+            starts(input, node("retry").index() as u32),
+            attempts,
+            "run {input}"
+        );
+        let retry_value = input + 1000 * (attempts as u64 - 1);
+        assert_eq!(done.value(node("retry")), Some(retry_value), "run {input}");
+        for name in [
+            "route", "join", "split", "total", "flaky", "after", "gate", "retried",
+        ] {
             assert_eq!(
                 starts(input, node(name).index() as u32),
                 1,
@@ -238,4 +306,9 @@ fn a_reused_slot_shows_each_run_only_its_own_results() {
         }
         assert_eq!(done.value(node("after")), Some(1 + input), "run {input}");
     }
+    // The runs went through the paths named above.
+    let c = tm.counters();
+    assert!(c.ring_full > 0, "no entry was parked for lack of room");
+    assert!(c.retries > 0, "no retry");
+    assert!(c.runs_cancelled > 0 && c.runs_failed > 0 && c.runs_completed > 0);
 }

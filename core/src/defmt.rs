@@ -81,7 +81,13 @@ impl Format for Edge {
 
 impl Format for Succ {
     fn format(&self, f: Formatter<'_>) {
-        write!(f, "Succ(to: {=u32}, {})", self.to, self.label())
+        write!(
+            f,
+            "Succ(to: {=u32}, {}, target predecessors: {=u16})",
+            self.to,
+            self.label(),
+            self.preds
+        )
     }
 }
 

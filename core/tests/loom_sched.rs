@@ -116,20 +116,53 @@ fn join_resolved_by_two_workers() {
     });
 }
 
-/// The slot's cells are not cleared between runs: the worker that takes the join's counter to
-/// zero sets it back (a Relaxed store), and `DONE` carries the run's tag. A second run in the
-/// same slot, on other threads, must find the counter re-armed (the store happens-before it
-/// through the first run's completion and the slot's release) and must not see the first
-/// run's `DONE`s as its own.
+/// Chooses branch 0 for inputs below 150, the default branch otherwise.
+fn gate(cx: &mut Cx<'_>) -> Result<u32, ()> {
+    if *cx.input() < 150 {
+        cx.choose(0);
+    }
+    Ok(0)
+}
+
+/// Joins the two branches: exactly one input, the taken branch's.
+fn join_live(cx: &mut Cx<'_>) -> Result<u32, ()> {
+    let seen: Vec<(NodeId, u32)> = cx.inputs().collect();
+    assert_eq!(
+        seen.len(),
+        1,
+        "a skipped branch's stale value was seen: {seen:?}"
+    );
+    Ok(seen.iter().map(|(_, v)| v).sum::<u32>() * 10)
+}
+
+/// g -(0)-> x, g -(default)-> y; x and y join in j (two predecessors).
+static REUSE_DAG: Dag<u32, u32, (), 4, 4> = Dag::new_or_panic(
+    DagBuilder::new()
+        .condition("g", gate)
+        .task("x", leaf)
+        .task("y", leaf)
+        .task("j", join_live)
+        .branch("g", "x", 0)
+        .default_branch("g", "y")
+        .edge("x", "j")
+        .edge("y", "j")
+        .build(),
+);
+
+type ReuseTm = TaskManager<'static, u32, u32, (), 4, 4, 1, 0, 4>;
+
+/// A slot's cells are not cleared between runs: the worker that takes the join's counter to
+/// zero sets it back (a Relaxed store), and `DONE` carries the run's tag. Two runs in one
+/// slot (generations 0 and 1: no full clear between them) take different branches: the
+/// second must find the join's counter re-armed, and must not see the first run's `x` (its
+/// `DONE` is still in the cell) as done, nor give its value to the join. A worker keeps stepping while the main thread takes
+/// the first run and submits the second, so either thread may re-arm the counter and either
+/// may run nodes of the second run.
 #[test]
 fn join_counter_is_rearmed_for_the_next_run_in_the_slot() {
     let outcomes = explore(|| {
-        let tm: Arc<TaskManager<'static, u32, u32, (), 4, 4, 1, 0, 4>> =
-            Arc::new(TaskManager::new(&JOIN_DAG));
+        let tm: Arc<ReuseTm> = Arc::new(TaskManager::new(&REUSE_DAG));
         let first = tm.submit(100).unwrap();
-        // The worker keeps stepping while the main thread takes the first run and submits the
-        // second: it may resolve the first run's join (and re-arm its counter), and it may
-        // run nodes of the second run. Nothing but the run's completion orders the two.
         let worker = {
             let tm = tm.clone();
             thread::spawn(move || {
@@ -144,32 +177,35 @@ fn join_counter_is_rearmed_for_the_next_run_in_the_slot() {
                 executed
             })
         };
+        let [x, y, j] = [1, 2, 3].map(NodeId::from_index);
         let done = finish(&tm);
         assert_eq!(done.id(), first);
-        assert_eq!(done.value(NodeId::from_index(2)), Some(2030));
+        assert_eq!(done.outcome(), Ok(()));
+        assert!(done.ran(x) && !done.ran(y));
+        assert_eq!(done.value(j), Some(102 * 10));
         drop(done);
-        // Generation 1: no full clear.
         let second = tm.submit(200).unwrap();
         assert_eq!((second.slot(), second.generation()), (0, 1));
         let done = finish(&tm);
         assert_eq!(done.id(), second);
         assert_eq!(done.outcome(), Ok(()));
-        assert_eq!(done.value(NodeId::from_index(0)), Some(201));
-        assert_eq!(done.value(NodeId::from_index(1)), Some(202));
-        assert_eq!(done.value(NodeId::from_index(2)), Some(4030));
+        assert!(!done.ran(x), "the first run's x counted as this run's");
+        assert_eq!(done.value(x), None);
+        assert_eq!(done.value(y), Some(203));
+        assert_eq!(done.value(j), Some(203 * 10));
         drop(done);
         let by_worker = worker.join().unwrap();
+        // g, one branch, j per run.
         assert_eq!(tm.counters().tasks_run, 6);
         by_worker
     });
-    // More than one run's 3 nodes: the worker ran nodes of both runs.
-    assert_reached(&outcomes, "the worker ran nodes of both runs", |&n| n > 3);
+    // Each run resolves 4 nodes (one branch skipped): more than 4 means the worker ran nodes
+    // of both runs.
+    assert_reached(&outcomes, "the worker ran nodes of both runs", |&n| n > 4);
 }
 
 /// Steps `tm` until `poll` hands over a finished run.
-fn finish<'t>(
-    tm: &'t TaskManager<'static, u32, u32, (), 4, 4, 1, 0, 4>,
-) -> ringdag_core::sched::Finished<'t, u32, u32, ()> {
+fn finish(tm: &ReuseTm) -> ringdag_core::sched::Finished<'_, u32, u32, ()> {
     loop {
         if let Some(done) = tm.poll() {
             return done;
@@ -576,4 +612,76 @@ fn stolen_successor_runs_once_with_its_inputs_visible() {
     assert_reached(&outcomes, "both workers executed a node", |&(min, _)| {
         min > 0
     });
+}
+
+fn join3(cx: &mut Cx<'_>) -> Result<u32, ()> {
+    let seen: Vec<(NodeId, u32)> = cx.inputs().collect();
+    assert_eq!(seen.len(), 3, "the join must see every root: {seen:?}");
+    Ok(seen.iter().map(|(_, v)| v).sum::<u32>())
+}
+
+/// Three roots: more than a root chunk under loom (2), so `submit` pushes one root token.
+static ROOTS_DAG: Dag<u32, u32, (), 4, 4> = Dag::new_or_panic(
+    DagBuilder::new()
+        .task("r0", leaf)
+        .task("r1", leaf)
+        .task("r2", leaf)
+        .task("j", join3)
+        .edge("r0", "j")
+        .edge("r1", "j")
+        .edge("r2", "j")
+        .build(),
+);
+
+/// The root token: the worker that pops it claims two roots and pushes the token onto its own
+/// deque before running them; the other worker may steal it (racing the owner's own pop) and
+/// claim the last root. The cursor is a plain Relaxed load and store, ordered only by the
+/// token's hand-off through the deque. Every root runs once, the join sees all three, and the
+/// run (whose `remaining` holds one unit for the token) completes once.
+#[test]
+fn root_token_handed_between_workers_claims_each_root_once() {
+    use ringdag_core::sched::WorkerDeque;
+    let outcomes = explore(|| {
+        let tm: Arc<TaskManager<'static, u32, u32, (), 4, 4, 1, 0, 4>> =
+            Arc::new(TaskManager::new(&ROOTS_DAG));
+        let deques: Arc<[WorkerDeque; 2]> = Arc::new([WorkerDeque::new(), WorkerDeque::new()]);
+        let id = tm.submit(100).unwrap();
+        // Only the token is queued.
+        assert_eq!(tm.engine().queued(), 1);
+        let workers: Vec<_> = (0..2)
+            .map(|i| {
+                let tm = tm.clone();
+                let deques = deques.clone();
+                thread::spawn(move || {
+                    // SAFETY: worker `i` alone uses deque `i` as its own.
+                    let engine = unsafe { tm.engine().with_worker(&deques[..], i) };
+                    engine.step(tm.dag(), 1)
+                })
+            })
+            .collect();
+        let per_worker: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        // SAFETY: the workers are joined; the main thread is now deque 0's only owner (and
+        // steals what is left in deque 1).
+        let engine = unsafe { tm.engine().with_worker(&deques[..], 0) };
+        let mut rest = 0;
+        loop {
+            let n = engine.step(tm.dag(), 1);
+            if n == 0 {
+                break;
+            }
+            rest += n;
+        }
+        assert_eq!(per_worker.iter().sum::<usize>() + rest, 4);
+        let done = tm.poll().expect("the run completed");
+        assert_eq!(done.id(), id);
+        assert_eq!(done.outcome(), Ok(()));
+        assert_eq!(done.value(NodeId::from_index(3)), Some(101 + 102 + 103));
+        assert_eq!(tm.counters().tasks_run, 4);
+        assert_eq!(tm.counters().runs_completed, 1);
+        drop(done);
+        assert!(tm.poll().is_none());
+        assert!(deques.iter().all(|d| d.is_empty()));
+        per_worker[0].min(per_worker[1])
+    });
+    assert_reached(&outcomes, "both workers ran roots", |&min| min > 0);
 }

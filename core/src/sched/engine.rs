@@ -149,6 +149,28 @@ pub type WorkerDeque = super::WorkDeque<256>;
 /// returns to the driver.
 const DRAIN: usize = 64;
 
+// A run slot's generation wraps (at GEN_MASK + 1) onto a multiple of the tag period, where the
+// slot's cells are cleared: a stale DONE tag can never match across the wrap.
+const _: () = assert!((GEN_MASK + 1).is_multiple_of(node::TAG_PERIOD));
+
+/// Roots claimed per take of a run's root token; a DAG with more roots than this is submitted
+/// as one token instead of one entry per root. (2 under loom, to keep the models small.)
+#[cfg(not(loom))]
+const ROOT_CHUNK: usize = 32;
+#[cfg(loom)]
+const ROOT_CHUNK: usize = 2;
+
+/// The roots a worker claimed through a run's token and has not run yet.
+#[derive(Clone, Copy, Default)]
+struct RootRange {
+    slot: usize,
+    next: usize,
+    end: usize,
+    /// The token could not be handed on (deque and ring full): this worker takes the next
+    /// chunk itself when this one is done.
+    held: bool,
+}
+
 impl<I, V, E> Clone for Engine<'_, I, V, E> {
     fn clone(&self) -> Self {
         *self
@@ -217,9 +239,11 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// hand (repeated roots, overlapping item ranges, `hot` words that disagree with `nodes`
     /// and `succ_span`) would let two executions write the same cell.
     ///
-    /// The run slots and cells must be new (as their `new` makes them) or have been used only
-    /// by engines over this same DAG: a slot's cells are not cleared before each run, only
-    /// when its generation is a multiple of 64 (see [`submit_with`](Self::submit_with)).
+    /// The run slots and cells must be new together (as their `new` makes them), or have been
+    /// used together only by engines over this same DAG and stride: a slot's cells are not
+    /// cleared before each run, only when its generation is a multiple of 64 (see
+    /// [`submit_with`](Self::submit_with)). Otherwise runs may hang or report wrong values
+    /// (never a node run twice, nor a value read that its run did not write).
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn new(
         dag: DagView<'a>,
@@ -266,7 +290,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// The arguments must pass [`new`](Self::new)'s checks: `stride >= dag.len()`, `cells`
     /// and `items` at least `runs.len()` times their strides, `item_stride >= dag.items`,
     /// 1 to [`RunId::MAX_SLOTS`] run slots. Overlapping storage would let two runs write the
-    /// same cells.
+    /// same cells. As for `new`, the run slots and cells are new together, or were used
+    /// together only over this DAG and stride.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     #[doc(hidden)]
@@ -471,14 +496,19 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 .store(self.now().wrapping_add(d.min(MAX_HORIZON)), Relaxed);
         }
         run.flags.store(flags, Relaxed);
-        run.remaining.store(self.dag.len() as u32, Relaxed);
+        // Many roots: one root token, which holds one unit of `remaining` until the last roots
+        // are claimed.
+        let token = self.dag.roots.len() > ROOT_CHUNK;
+        run.remaining
+            .store(self.dag.len() as u32 + u32::from(token), Relaxed);
         run.parked.store(0, Relaxed);
+        run.next_root.store(0, Relaxed);
         // The cells are left ready by the slot's previous run: every counter it counted down
         // was set back to its in-degree by the worker that took it to zero (`rearm`), and
         // `DONE` bits carry that run's tag. Every 64th generation (0 included: fresh storage)
         // clears them all, so that a stale tag can never match (see `node::TAG_SHIFT`). `aux`
         // is always written before it is read.
-        if generation % node::TAG_PERIOD == 0 {
+        if generation.is_multiple_of(node::TAG_PERIOD) {
             for (v, cell) in self.run_cells(slot).iter().enumerate() {
                 cell.pending.store(self.dag.pred_span[v].len, Relaxed);
                 cell.state.store(0, Relaxed);
@@ -495,8 +525,18 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if active > c.runs_high_water.load(Relaxed) {
             c.runs_high_water.fetch_max(active, Relaxed);
         }
-        // The ring's Release publication of each root entry carries the initialisation
-        // to the worker that pops it.
+        // The ring's Release publication of the token or of each root entry carries the
+        // initialisation to the worker that pops it.
+        if token {
+            if self.queues[level].push_slice(&[Entry::roots(slot)]) == 1 {
+                self.hooks.work_available();
+                return Ok(RunId::new(slot, generation));
+            }
+            // The room checked above was taken by a racing push: the roots go one by one
+            // (parked where they do not fit), as for a small DAG. Nothing of the run is out
+            // yet, so `remaining` is still ours to set.
+            run.remaining.store(self.dag.len() as u32, Relaxed);
+        }
         // One wake-up after the first chunk and one at the end, not one per chunk: a worker
         // that drains the ring faster than we fill it would otherwise park and be woken (a
         // syscall on each side) once per chunk.
@@ -744,10 +784,17 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let mut local = Local::default();
         let mut done = 0;
         let mut taken = 0;
+        let mut roots = RootRange::default();
         loop {
-            // The batch first, then what it made ready on the worker's own deque, up to a
-            // budget (one loop, so that `execute` is inlined once).
-            let first = if taken < n {
+            // Claimed roots first, then the batch, then what it made ready on the worker's own
+            // deque, up to a budget (one loop, so that `execute` is inlined once).
+            let first = if roots.next < roots.end {
+                roots.next += 1;
+                Entry::new(roots.slot, self.dag.roots[roots.next - 1], 0, true)
+            } else if roots.held {
+                roots = self.take_roots(roots.slot, &mut local);
+                continue;
+            } else if taken < n {
                 taken += 1;
                 buf[taken - 1]
             } else if done < DRAIN && !self.is_paused() {
@@ -758,6 +805,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             } else {
                 break;
             };
+            if first.is_roots() {
+                roots = self.take_roots(first.slot(), &mut local);
+                continue;
+            }
             self.flush_other_runs(first, &mut local);
             let mut next = Some(first);
             while let Some(e) = next {
@@ -775,6 +826,42 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             c.failures.fetch_add(local.failures, Relaxed);
         }
         done
+    }
+
+    /// This worker holds the root token of the run in `slot`: claims the next roots (up to
+    /// [`ROOT_CHUNK`]) and hands the token on before they run (to the worker's own deque, where
+    /// an idle worker can steal it, or the run's ring), so that other workers take the next
+    /// chunks meanwhile. The last chunk drops the token's unit of `remaining`.
+    #[inline(never)]
+    fn take_roots(&self, slot: usize, local: &mut Local) -> RootRange {
+        let run = &self.runs[slot];
+        let total = self.dag.roots.len();
+        // Relaxed: the token has one holder at a time, and it reaches each one through a
+        // queue's Release/Acquire, which orders the previous holder's store before this load.
+        let start = run.next_root.load(Relaxed) as usize;
+        let end = (start + ROOT_CHUNK).min(total);
+        run.next_root.store(end as u32, Relaxed);
+        let mut held = false;
+        if end < total {
+            let token = Entry::roots(slot);
+            let level = Self::level(run.flags.load(Relaxed));
+            let handed = (level == 0 && self.local_push(&[token]) == 1)
+                || self.queues[level].push_slice(&[token]) == 1;
+            if handed {
+                self.hooks.work_available();
+            } else {
+                // Nowhere to put it (never parked: a token has no cell): keep it.
+                held = true;
+            }
+        } else {
+            self.count_resolved(slot, 1, local);
+        }
+        RootRange {
+            slot,
+            next: start,
+            end,
+            held,
+        }
     }
 
     /// Before executing `next`: subtracts the local tally of other runs from their `remaining`
@@ -1050,7 +1137,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let run = &self.runs[slot];
         Context {
             // SAFETY: the input was written before the slot became ACTIVE and the root entries
-            // were published (Release/Acquire through the ring or the pending chain); it is
+            // were published (Release/Acquire through the ring, the pending chain or the
+            // hand-off of an entry); it is
             // not written again until the slot is released, which needs this node resolved.
             input: run.input.with(|p| unsafe { &*(*p).as_ptr() }),
             run: self.run_id(slot),
@@ -1233,8 +1321,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     }
 
     /// Node `v` is resolved: done (`live`) or skipped. Resolves its edges in its successors'
-    /// pending counters, hands back the first ready successor, pushes the others, and
-    /// counts the node (plus the body, for an iterator) off the run.
+    /// pending counters (a successor with no other predecessor is ready at once, uncounted),
+    /// hands back the first ready successor, pushes the others, and counts the node (plus the
+    /// body, for an iterator) off the run.
     #[inline(never)]
     fn resolve(
         &self,

@@ -5,7 +5,10 @@
 //! A *run* is one execution of the DAG with its own input, per-node pending counters and
 //! value slots, all in a run slot of fixed storage. [`TaskManager::submit`] claims a free slot
 //! (or returns [`SubmitError::Busy`]), initialises it and pushes the DAG's roots onto a task
-//! ring. Task-ring entries are 8-byte `Copy` values ([`Entry`]: run slot + node + attempt), so
+//! ring: one entry per root, or, for a DAG with more than 32 roots, one *root token* that
+//! workers hand on while each claims the next 32 roots. The slot's node cells are not
+//! cleared: the previous run left them ready (see [`Engine::submit_with`]), except every
+//! 64th run of a slot, which clears them (a loop over the nodes). Task-ring entries are 8-byte `Copy` values ([`Entry`]: run slot + node + attempt), so
 //! batches move as `memcpy`; payloads stay in the run's slots.
 //!
 //! A worker ([`TaskManager::step`]) pops a batch of entries and executes each node. When a node
@@ -144,6 +147,7 @@ impl Entry {
     const RUN_SHIFT: u32 = Self::NODE_BITS;
     const ATTEMPT_SHIFT: u32 = Self::RUN_SHIFT + RunId::SLOT_BITS;
     const LIVE: u64 = 1 << (Self::ATTEMPT_SHIFT + 5);
+    const ROOTS: u64 = 1 << (Self::ATTEMPT_SHIFT + 6);
 
     #[inline(always)]
     pub(crate) const fn new(slot: usize, node: u32, attempt: u32, live: bool) -> Self {
@@ -153,6 +157,19 @@ impl Entry {
                 | (attempt as u64) << Self::ATTEMPT_SHIFT
                 | if live { Self::LIVE } else { 0 },
         )
+    }
+
+    /// The root token of the run in `slot`: whoever takes it claims the run's next roots
+    /// (a DAG with many roots is not pushed root by root).
+    #[inline(always)]
+    pub(crate) const fn roots(slot: usize) -> Self {
+        Self((slot as u64) << Self::RUN_SHIFT | Self::LIVE | Self::ROOTS)
+    }
+
+    /// Whether this is a run's root token rather than one node.
+    #[inline(always)]
+    pub const fn is_roots(self) -> bool {
+        self.0 & Self::ROOTS != 0
     }
 
     /// The run slot.

@@ -40,7 +40,7 @@ pub(crate) mod node {
     pub(crate) const DEFERRED: u32 = 1 << 2;
     /// The entry waiting in overflow/deferred is live (not to be skipped).
     pub(crate) const LIVE: u32 = 1 << 3;
-    /// Attempt number of the waiting entry, bits 4..9.
+    /// Attempt number of the waiting entry, bits 4..=8.
     pub(crate) const ATTEMPT_SHIFT: u32 = 4;
     pub(crate) const ATTEMPT_MASK: u32 = 0x1f << ATTEMPT_SHIFT;
     /// Which run set `DONE`: the run's generation modulo 64, bits 10..16. A cell's `state` is
@@ -80,6 +80,10 @@ pub struct RunSlot<I, E> {
     pub(crate) parked: AtomicU32,
     /// Deadline tick (valid with `HAS_DEADLINE`).
     pub(crate) deadline: AtomicU32,
+    /// Roots claimed so far through the run's root token (index into the DAG's roots). Read
+    /// and written only by the token's holder: one at a time, handed on through the queues'
+    /// Release/Acquire.
+    pub(crate) next_root: AtomicU32,
     pub(crate) input: UnsafeCell<MaybeUninit<I>>,
     pub(crate) error: UnsafeCell<MaybeUninit<RunError<E>>>,
 }
@@ -101,6 +105,7 @@ impl<I, E> RunSlot<I, E> {
             remaining: CachePadded::new(AtomicU32::new(0)),
             parked: AtomicU32::new(0),
             deadline: AtomicU32::new(0),
+            next_root: AtomicU32::new(0),
             input: UnsafeCell::new(MaybeUninit::uninit()),
             error: UnsafeCell::new(MaybeUninit::uninit()),
         }
@@ -115,6 +120,7 @@ impl<I, E> RunSlot<I, E> {
             remaining: CachePadded::new(AtomicU32::new(0)),
             parked: AtomicU32::new(0),
             deadline: AtomicU32::new(0),
+            next_root: AtomicU32::new(0),
             input: UnsafeCell::new(MaybeUninit::uninit()),
             error: UnsafeCell::new(MaybeUninit::uninit()),
         }
@@ -135,7 +141,9 @@ impl<I, E> core::fmt::Debug for RunSlot<I, E> {
 
 /// Per-run state of one node.
 pub struct NodeCell<V> {
-    /// Low 16 bits: predecessors not yet resolved; high 16 bits: live arrivals.
+    /// Low 16 bits: predecessors not yet resolved; high 16 bits: live arrivals. Between runs
+    /// it holds the in-degree (re-armed by the worker that took it to zero). Never touched for
+    /// a node with one predecessor (that edge hands the node on directly).
     /// Body cells: items not yet processed.
     pub(crate) pending: AtomicU32,
     /// [`node`] bits.
