@@ -73,17 +73,13 @@ pub struct RunSlot<I, E> {
     pub(crate) state: AtomicU32,
     /// [`flag`] bits.
     pub(crate) flags: AtomicU32,
-    /// Nodes not yet resolved (done or skipped). On its own cache line: every worker
-    /// subtracts from it once per batch, while `state` and `flags` are read for every node.
-    pub(crate) remaining: CachePadded<AtomicU32>,
+    /// What workers write while the run is in flight, on a cache line of its own: `state` and
+    /// `flags` are read for every node.
+    pub(crate) tally: CachePadded<Tally>,
     /// Cells of this run with `OVERFLOW` or `DEFERRED` set (counted before the bit is set).
     pub(crate) parked: AtomicU32,
     /// Deadline tick (valid with `HAS_DEADLINE`).
     pub(crate) deadline: AtomicU32,
-    /// Roots claimed so far through the run's root token (index into the DAG's roots). Read
-    /// and written only by the token's holder: one at a time, handed on through the queues'
-    /// Release/Acquire.
-    pub(crate) next_root: AtomicU32,
     pub(crate) input: UnsafeCell<MaybeUninit<I>>,
     pub(crate) error: UnsafeCell<MaybeUninit<RunError<E>>>,
 }
@@ -102,10 +98,12 @@ impl<I, E> RunSlot<I, E> {
         Self {
             state: AtomicU32::new(0),
             flags: AtomicU32::new(0),
-            remaining: CachePadded::new(AtomicU32::new(0)),
+            tally: CachePadded::new(Tally {
+                remaining: AtomicU32::new(0),
+                next_root: AtomicU32::new(0),
+            }),
             parked: AtomicU32::new(0),
             deadline: AtomicU32::new(0),
-            next_root: AtomicU32::new(0),
             input: UnsafeCell::new(MaybeUninit::uninit()),
             error: UnsafeCell::new(MaybeUninit::uninit()),
         }
@@ -117,10 +115,12 @@ impl<I, E> RunSlot<I, E> {
         Self {
             state: AtomicU32::new(0),
             flags: AtomicU32::new(0),
-            remaining: CachePadded::new(AtomicU32::new(0)),
+            tally: CachePadded::new(Tally {
+                remaining: AtomicU32::new(0),
+                next_root: AtomicU32::new(0),
+            }),
             parked: AtomicU32::new(0),
             deadline: AtomicU32::new(0),
-            next_root: AtomicU32::new(0),
             input: UnsafeCell::new(MaybeUninit::uninit()),
             error: UnsafeCell::new(MaybeUninit::uninit()),
         }
@@ -137,6 +137,17 @@ impl<I, E> core::fmt::Debug for RunSlot<I, E> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("RunSlot").finish_non_exhaustive()
     }
+}
+
+/// The counters of a run that its workers write (see [`RunSlot::tally`]).
+pub(crate) struct Tally {
+    /// Nodes not yet resolved (done or skipped), plus one while a root token is out. Every
+    /// worker subtracts from it once per batch.
+    pub(crate) remaining: AtomicU32,
+    /// Roots claimed so far through the run's root token (index into the DAG's roots). Read
+    /// and written only by the token's holder: one at a time, handed on through the queues'
+    /// Release/Acquire. Written once per 32 roots.
+    pub(crate) next_root: AtomicU32,
 }
 
 /// Per-run state of one node.
