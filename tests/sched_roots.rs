@@ -39,13 +39,20 @@ fn join(cx: &mut Cx<'_>) -> Result<u64, ()> {
     Ok(sum << 10 | n)
 }
 
+type Body = fn(&mut Cx<'_>) -> Result<u64, ()>;
+
 /// `ROOTS` roots, all into `join`, then `tail`.
 fn dag() -> Dag<u64, u64, (), NODES, NODES> {
+    dag_with(leaf, join)
+}
+
+/// The same graph with `body` on the roots and the tail, and `joiner` on the join.
+fn dag_with(body: Body, joiner: Body) -> Dag<u64, u64, (), NODES, NODES> {
     let mut b = DagBuilder::new();
     for name in root_names() {
-        b = b.task(name, leaf);
+        b = b.task(name, body);
     }
-    b = b.task("join", join).task("tail", leaf);
+    b = b.task("join", joiner).task("tail", body);
     for name in root_names() {
         b = b.edge(name, "join");
     }
@@ -213,15 +220,7 @@ fn threads_share_the_sweep_and_every_root_runs_once() {
         COUNT[cx.node().index()].fetch_add(1, Relaxed);
         Ok(1)
     }
-    let mut b = DagBuilder::new();
-    for name in root_names() {
-        b = b.task(name, counted);
-    }
-    b = b.task("join", counted).task("tail", counted);
-    for name in root_names() {
-        b = b.edge(name, "join");
-    }
-    let dag: Dag<u64, u64, (), NODES, NODES> = b.edge("join", "tail").build().unwrap();
+    let dag = dag_with(counted, counted);
     let tm = Box::new(Tm::new(&dag));
     let runs: usize = if cfg!(miri) { 2 } else { 200 };
     let submitted = std::sync::atomic::AtomicBool::new(false);

@@ -556,6 +556,39 @@ static DIAMOND_DAG: Dag<u32, u32, (), 4, 4> = Dag::new_or_panic(
         .build(),
 );
 
+/// Two workers with deques (`Engine::with_worker`) step once each, concurrently; then the main
+/// thread, as deque 0's owner, steps until nothing is left. Returns what each worker executed
+/// and what the main thread did.
+fn two_workers_then_main(
+    tm: &Arc<TaskManager<'static, u32, u32, (), 4, 4, 1, 0, 4>>,
+    deques: &Arc<[ringdag_core::sched::WorkerDeque; 2]>,
+) -> (Vec<usize>, usize) {
+    let workers: Vec<_> = (0..2)
+        .map(|i| {
+            let tm = tm.clone();
+            let deques = deques.clone();
+            thread::spawn(move || {
+                // SAFETY: worker `i` alone uses deque `i` as its own.
+                let engine = unsafe { tm.engine().with_worker(&deques[..], i) };
+                engine.step(tm.dag(), 1)
+            })
+        })
+        .collect();
+    let per_worker: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    // SAFETY: the workers are joined; the main thread is now deque 0's only owner (and
+    // steals what is left in deque 1).
+    let engine = unsafe { tm.engine().with_worker(&deques[..], 0) };
+    let mut rest = 0;
+    loop {
+        let n = engine.step(tm.dag(), 1);
+        if n == 0 {
+            break;
+        }
+        rest += n;
+    }
+    (per_worker, rest)
+}
+
 /// Work stealing: two workers with deques (`Engine::with_worker`) step a diamond r -> a, b ->
 /// j once each. The one that runs `r` continues with `a` and pushes `b` onto its own deque;
 /// the other may steal `b` (from the top, racing the owner's pop from the bottom). Every
@@ -571,29 +604,7 @@ fn stolen_successor_runs_once_with_its_inputs_visible() {
             Arc::new(TaskManager::new(&DIAMOND_DAG));
         let deques: Arc<[WorkerDeque; 2]> = Arc::new([WorkerDeque::new(), WorkerDeque::new()]);
         let id = tm.submit(100).unwrap();
-        let workers: Vec<_> = (0..2)
-            .map(|i| {
-                let tm = tm.clone();
-                let deques = deques.clone();
-                thread::spawn(move || {
-                    // SAFETY: worker `i` alone uses deque `i` as its own.
-                    let engine = unsafe { tm.engine().with_worker(&deques[..], i) };
-                    engine.step(tm.dag(), 1)
-                })
-            })
-            .collect();
-        let per_worker: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
-        // SAFETY: the workers are joined; the main thread is now deque 0's only owner (and
-        // steals what is left in deque 1).
-        let engine = unsafe { tm.engine().with_worker(&deques[..], 0) };
-        let mut rest = 0;
-        loop {
-            let n = engine.step(tm.dag(), 1);
-            if n == 0 {
-                break;
-            }
-            rest += n;
-        }
+        let (per_worker, rest) = two_workers_then_main(&tm, &deques);
         assert_eq!(per_worker.iter().sum::<usize>() + rest, 4);
         let done = tm.poll().expect("the run completed");
         assert_eq!(done.id(), id);
@@ -648,29 +659,7 @@ fn root_token_handed_between_workers_claims_each_root_once() {
         let id = tm.submit(100).unwrap();
         // Only the token is queued.
         assert_eq!(tm.engine().queued(), 1);
-        let workers: Vec<_> = (0..2)
-            .map(|i| {
-                let tm = tm.clone();
-                let deques = deques.clone();
-                thread::spawn(move || {
-                    // SAFETY: worker `i` alone uses deque `i` as its own.
-                    let engine = unsafe { tm.engine().with_worker(&deques[..], i) };
-                    engine.step(tm.dag(), 1)
-                })
-            })
-            .collect();
-        let per_worker: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
-        // SAFETY: the workers are joined; the main thread is now deque 0's only owner (and
-        // steals what is left in deque 1).
-        let engine = unsafe { tm.engine().with_worker(&deques[..], 0) };
-        let mut rest = 0;
-        loop {
-            let n = engine.step(tm.dag(), 1);
-            if n == 0 {
-                break;
-            }
-            rest += n;
-        }
+        let (per_worker, rest) = two_workers_then_main(&tm, &deques);
         assert_eq!(per_worker.iter().sum::<usize>() + rest, 4);
         let done = tm.poll().expect("the run completed");
         assert_eq!(done.id(), id);

@@ -1165,10 +1165,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     ) -> Context<'_, I, V> {
         let run = &self.runs[slot];
         Context {
-            // SAFETY: the input was written before the slot became ACTIVE and the root entries
-            // were published (Release/Acquire through the ring, the pending chain or the
-            // hand-off of an entry); it is
-            // not written again until the slot is released, which needs this node resolved.
+            // SAFETY: written before the slot became ACTIVE and its first entry was published
+            // (ring, pending chain or entry hand-off: Release/Acquire); not written again until
+            // the slot is released, which needs this node resolved.
             input: run.input.with(|p| unsafe { &*(*p).as_ptr() }),
             run: self.run_id(slot),
             node: v,
