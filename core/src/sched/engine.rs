@@ -794,14 +794,19 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let mut done = 0;
         let mut taken = 0;
         let mut roots = RootRange::default();
+        // The context of the run whose roots this worker claimed (built at its first root):
+        // the run cannot end while claimed roots are left.
+        let mut roots_cx = None;
         loop {
             // Claimed roots first, then the batch, then what it made ready on the worker's own
             // deque, up to a budget (one loop, so that `execute` is inlined once).
-            let first = if roots.next < roots.end {
+            let from_roots = roots.next < roots.end;
+            let first = if from_roots {
                 roots.next += 1;
                 Entry::new(roots.slot, self.dag.roots[roots.next - 1], 0, true)
             } else if roots.held {
                 roots = self.take_roots(roots.slot, &mut local);
+                roots_cx = None;
                 continue;
             } else if taken < n {
                 taken += 1;
@@ -816,12 +821,27 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             };
             if first.is_roots() {
                 roots = self.take_roots(first.slot(), &mut local);
+                roots_cx = None;
                 continue;
             }
+            if !from_roots {
+                // Its run may end once its roots are counted (the flush below, or the step's).
+                roots_cx = None;
+            }
             self.flush_other_runs(first, &mut local);
+            // One context for the chain: every entry it continues with is of the same run
+            // (successors of a node are), so the run's part is built once; `execute` sets the
+            // node's part. The run cannot end while the chain holds one of its entries.
+            let mut chain_cx;
+            let cx = if from_roots {
+                roots_cx.get_or_insert_with(|| self.context(first.slot(), first.node(), 0, 0, None))
+            } else {
+                chain_cx = self.context(first.slot(), first.node(), 0, 0, None);
+                &mut chain_cx
+            };
             let mut next = Some(first);
             while let Some(e) = next {
-                next = self.execute(bodies, e, &mut local);
+                next = self.execute(bodies, e, cx, &mut local);
                 done += 1;
             }
         }
@@ -975,19 +995,27 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         &self,
         bodies: &B,
         e: Entry,
+        cx: &mut Context<'_, I, V>,
         local: &mut Local,
     ) -> Option<Entry> {
         let (slot, v) = (e.slot(), e.node());
+        debug_assert_eq!(cx.run.slot(), slot, "a chain continued into another run");
         // The packed word only: `NodeInfo` is read on the cold paths (iterators, failures).
         let hot = self.dag.hot[v as usize];
         if hot.kind() != NodeHot::TASK || hot.has_timeout() || !e.live() || self.stopped(slot) {
             return self.execute_general(bodies, e, local);
         }
-        let cell = self.cell(slot, v);
+        let cell = &cx.cells[v as usize];
         let start = self.now();
-        let mut cx = self.context(slot, v, e.attempt(), start, None);
+        // The node's part of the context; a plain task's body can change only `choice` and
+        // `overflowed` (it has no emit range, so `emit` fails without counting).
+        cx.node = v;
+        cx.attempt = e.attempt();
+        cx.now = start;
+        cx.choice = None;
+        cx.overflowed = false;
         local.tasks += 1;
-        let result = bodies.call(NodeId(v), &mut cx);
+        let result = bodies.call(NodeId(v), cx);
         match result {
             Ok(value) if !cx.overflowed => {
                 // SAFETY: this worker executes node `v` of this run alone (the entry was
@@ -995,9 +1023,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 // pending counters publish it.
                 cell.value.with_mut(|p| unsafe { (*p).write(value) });
                 self.mark_done(cell, cx.run);
-                self.resolve_inline(slot, v, true, cx.choice, local)
+                self.resolve_inline(slot, v, hot, true, cx.choice, local)
             }
-            result => self.settle(e, hot, &cx, result, start, local),
+            result => self.settle(e, hot, cx, result, start, local),
         }
     }
 
@@ -1361,7 +1389,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         choice: Option<u8>,
         local: &mut Local,
     ) -> Option<Entry> {
-        self.resolve_inline(slot, v, live, choice, local)
+        self.resolve_inline(slot, v, self.dag.hot[v as usize], live, choice, local)
     }
 
     /// [`resolve`](Self::resolve), inlined: for the one hot call site (a node that ran and
@@ -1371,11 +1399,12 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         &self,
         slot: usize,
         v: u32,
+        hot: NodeHot,
         live: bool,
         choice: Option<u8>,
         local: &mut Local,
     ) -> Option<Entry> {
-        let hot = self.dag.hot[v as usize];
+        debug_assert_eq!(hot, self.dag.hot[v as usize]);
         let succ = &self.dag.succ[hot.successors().range()];
         let condition = live && hot.kind() == NodeHot::CONDITION;
         let count = if hot.kind() == NodeHot::ITERATOR {
