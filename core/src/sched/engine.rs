@@ -794,19 +794,17 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let mut done = 0;
         let mut taken = 0;
         let mut roots = RootRange::default();
-        // The context of the run whose roots this worker claimed (built at its first root):
-        // the run cannot end while claimed roots are left.
-        let mut roots_cx = None;
+        // The context of the last chain's run, kept for the next chain of the same run (the
+        // run's part of a context is the same for all its nodes).
+        let mut run_cx: Option<Context<'_, I, V>> = None;
         loop {
             // Claimed roots first, then the batch, then what it made ready on the worker's own
             // deque, up to a budget (one loop, so that `execute` is inlined once).
-            let from_roots = roots.next < roots.end;
-            let first = if from_roots {
+            let first = if roots.next < roots.end {
                 roots.next += 1;
                 Entry::new(roots.slot, self.dag.roots[roots.next - 1], 0, true)
             } else if roots.held {
                 roots = self.take_roots(roots.slot, &mut local);
-                roots_cx = None;
                 continue;
             } else if taken < n {
                 taken += 1;
@@ -821,23 +819,19 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             };
             if first.is_roots() {
                 roots = self.take_roots(first.slot(), &mut local);
-                roots_cx = None;
                 continue;
-            }
-            if !from_roots {
-                // Its run may end once its roots are counted (the flush below, or the step's).
-                roots_cx = None;
             }
             self.flush_other_runs(first, &mut local);
             // One context for the chain: every entry it continues with is of the same run
             // (successors of a node are), so the run's part is built once; `execute` sets the
-            // node's part. The run cannot end while the chain holds one of its entries.
-            let mut chain_cx;
-            let cx = if from_roots {
-                roots_cx.get_or_insert_with(|| self.context(first.slot(), first.node(), 0, 0, None))
-            } else {
-                chain_cx = self.context(first.slot(), first.node(), 0, 0, None);
-                &mut chain_cx
+            // node's part. The run cannot end while the chain holds one of its entries. A
+            // context kept from an earlier chain is reused only if it is of `first`'s run (the
+            // slot's current id: that run is live, as `first` is one of its entries); one of a
+            // run that has ended since is never read again, only replaced.
+            let id = self.run_id(first.slot());
+            let cx = match &mut run_cx {
+                Some(cx) if cx.run == id => cx,
+                kept => kept.insert(self.context(first.slot(), first.node(), 0, 0, None)),
             };
             let mut next = Some(first);
             while let Some(e) = next {
