@@ -1189,7 +1189,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         Context {
             // SAFETY: written before the slot became ACTIVE and its first entry was published
             // (ring, pending chain or entry hand-off: Release/Acquire); not written again until
-            // the slot is released, which needs this node resolved.
+            // the slot is released, which needs this node resolved. `step` keeps a context
+            // across chains of its run; once that run may have ended, the kept context is never
+            // read again, only replaced (see `step`).
             input: run.input.with(|p| unsafe { &*(*p).as_ptr() }),
             run: self.run_id(slot),
             node: v,
