@@ -999,6 +999,12 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if hot.kind() != NodeHot::TASK || hot.has_timeout() || !e.live() || self.stopped(slot) {
             return self.execute_general(bodies, e, local);
         }
+        // Its successor list is read after the body: fetch it meanwhile. Nodes that become
+        // ready in random order (graph levels, tree walks) miss there; a single successor (a
+        // chain's) is next to the previous node's and already fetched by the hardware.
+        if hot.successors().len > 1 {
+            prefetch(self.dag.succ.get(hot.successors().start as usize));
+        }
         let cell = &cx.cells[v as usize];
         let start = self.now();
         // The node's part of the context; a plain task's body can change only `choice` and
