@@ -1193,11 +1193,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     ) -> Context<'_, I, V> {
         let run = &self.runs[slot];
         Context {
+            // A context that `step` keeps past its run's end is never read, only replaced.
             // SAFETY: written before the slot became ACTIVE and its first entry was published
-            // (ring, pending chain or entry hand-off: Release/Acquire); not written again until
-            // the slot is released, which needs this node resolved. `step` keeps a context
-            // across chains of its run; once that run may have ended, the kept context is never
-            // read again, only replaced (see `step`).
+            // (Release/Acquire); not written again until the run ends (needs this node).
             input: run.input.with(|p| unsafe { &*(*p).as_ptr() }),
             run: self.run_id(slot),
             node: v,
