@@ -254,6 +254,49 @@ fn dag_wider_than_the_ring_parks_and_completes() {
     assert_eq!(c.tasks_run, total * dag.len());
 }
 
+/// A hub whose 40 successors have no other predecessor (all ready the moment it finishes:
+/// more than one 16-entry spill of the scheduler's fan-out), each feeding one join.
+fn hub_of_sole_successors() -> Dag<u64, u64, (), 48, 96> {
+    // Names are `&'static str`: literals, not leaked strings (Miri reports leaks).
+    const NAMES: [&str; 40] = [
+        "h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h10", "h11", "h12", "h13",
+        "h14", "h15", "h16", "h17", "h18", "h19", "h20", "h21", "h22", "h23", "h24", "h25", "h26",
+        "h27", "h28", "h29", "h30", "h31", "h32", "h33", "h34", "h35", "h36", "h37", "h38", "h39",
+    ];
+    let mut b = DagBuilder::new().task("hub", acc).task("join", acc);
+    for name in NAMES {
+        b = b.task(name, acc).edge("hub", name).edge(name, "join");
+    }
+    b.build().unwrap()
+}
+
+#[test]
+fn fan_out_wider_than_a_spill_through_a_tiny_ring_runs_every_successor_once() {
+    let dag = hub_of_sole_successors();
+    // Task ring of 2: the hub's 39 queued successors overflow it into the parked path.
+    let tm = Box::new(TaskManager::<u64, u64, (), 48, 96, 2, 0, 2>::new(&dag));
+    let total = if cfg!(miri) { 2 } else { 50 };
+    let mut finished = BTreeSet::new();
+    let mut next = 0u64;
+    while finished.len() < total {
+        while (next as usize) < total && tm.submit(next).is_ok() {
+            next += 1;
+        }
+        let n = tm.step();
+        while let Some(done) = tm.poll() {
+            check(&dag, &done);
+            assert!(finished.insert(done.input()));
+        }
+        assert!(n > 0 || tm.active_runs() == 0, "{:?}", tm.counters());
+    }
+    let c = tm.counters();
+    assert!(
+        c.ring_full > 0,
+        "the overflow path was not exercised: {c:?}"
+    );
+    assert_eq!(c.tasks_run, total * dag.len());
+}
+
 fn single() -> Dag<u64, u64, (), 4, 4> {
     DagBuilder::new().task("only", acc).build().unwrap()
 }

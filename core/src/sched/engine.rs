@@ -1461,6 +1461,28 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         count: u32,
         local: &mut Local,
     ) -> Option<Entry> {
+        let mut spill = [MaybeUninit::<Entry>::uninit(); SPILL];
+        // Every successor has this node as its only predecessor (a tree's fan-out): all are
+        // ready now, with no counter to touch. The first is the caller's to continue with;
+        // the others are queued, SPILL at a time. Their entries carry what this thread did
+        // (the value written, DONE) to whoever runs them: this thread, or a thief or popper
+        // through the deque's or ring's Release/Acquire.
+        if !condition && succ.iter().all(|s| s.preds == 1) {
+            let mut k = 0;
+            for s in succ.iter().skip(1) {
+                spill[k].write(Entry::new(slot, s.to, 0, live));
+                k += 1;
+                if k == SPILL {
+                    self.enqueue_full_spill(slot, &spill);
+                    k = 0;
+                }
+            }
+            if k > 0 {
+                self.enqueue_spill(slot, &spill, k);
+            }
+            self.count_resolved(slot, count, local);
+            return succ.first().map(|s| Entry::new(slot, s.to, 0, live));
+        }
         let delta_of = |taken: bool| if taken { LIVE_UNIT - 1 } else { u32::MAX };
         let cells = self.run_cells(slot);
         // Issue the successors' cache misses together, before the serialising RMWs below (a
@@ -1472,22 +1494,24 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             prefetch(self.dag.hot.get(s.to as usize));
         }
         let mut next = None;
-        let mut spill = [MaybeUninit::<Entry>::uninit(); SPILL];
         let mut k = 0;
         // The first ready successor is the caller's to continue with; the others are queued,
-        // SPILL at a time.
-        let mut ready = |e: Entry| {
-            if next.is_none() {
-                next = Some(e);
-            } else {
-                spill[k].write(e);
-                k += 1;
-                if k == SPILL {
-                    self.enqueue_spill(slot, &spill, k);
-                    k = 0;
+        // SPILL at a time. (A macro, not a closure: the compiler kept a closure out of line.)
+        macro_rules! ready {
+            ($e:expr) => {{
+                let e = $e;
+                if next.is_none() {
+                    next = Some(e);
+                } else {
+                    spill[k].write(e);
+                    k += 1;
+                    if k == SPILL {
+                        self.enqueue_full_spill(slot, &spill);
+                        k = 0;
+                    }
                 }
-            }
-        };
+            }};
+        }
         // A successor whose only incoming edge is `s` is ready as soon as `s` resolves, and
         // nobody else touches its counter: no RMW. Its entry carries what this thread did (the
         // value written, DONE) to whoever runs it: this thread, or a thief or popper through
@@ -1496,7 +1520,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             let delta = delta_of(live);
             for s in succ {
                 if s.preds == 1 {
-                    ready(Entry::new(slot, s.to, 0, live));
+                    ready!(Entry::new(slot, s.to, 0, live));
                     continue;
                 }
                 // AcqRel: as below.
@@ -1504,7 +1528,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 let old = cell.pending.fetch_add(delta, AcqRel);
                 if old & PENDING_MASK == 1 {
                     self.rearm(cell, s.preds);
-                    ready(Entry::new(slot, s.to, 0, live || old >> 16 != 0));
+                    ready!(Entry::new(slot, s.to, 0, live || old >> 16 != 0));
                 }
             }
         } else {
@@ -1519,7 +1543,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                         s.label == Succ::DEFAULT
                     };
                 if s.preds == 1 {
-                    ready(Entry::new(slot, s.to, 0, taken));
+                    ready!(Entry::new(slot, s.to, 0, taken));
                     continue;
                 }
                 // AcqRel: Release publishes this node's value (and all it saw) to whoever
@@ -1529,7 +1553,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 let old = cell.pending.fetch_add(delta_of(taken), AcqRel);
                 if old & PENDING_MASK == 1 {
                     self.rearm(cell, s.preds);
-                    ready(Entry::new(slot, s.to, 0, taken || old >> 16 != 0));
+                    ready!(Entry::new(slot, s.to, 0, taken || old >> 16 != 0));
                 }
             }
         }
@@ -1538,6 +1562,14 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         }
         self.count_resolved(slot, count, local);
         next
+    }
+
+    /// [`enqueue_spill`](Self::enqueue_spill) of a full `spill` (the caller wrote every
+    /// entry), out of line: rare, a node that makes more than `SPILL` successors ready at once.
+    #[cold]
+    #[inline(never)]
+    fn enqueue_full_spill(&self, slot: usize, spill: &[MaybeUninit<Entry>; SPILL]) {
+        self.enqueue_spill(slot, spill, SPILL);
     }
 
     /// Enqueues the first `k` (initialised) entries of `spill` at the run's priority level.
