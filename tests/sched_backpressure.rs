@@ -254,9 +254,11 @@ fn dag_wider_than_the_ring_parks_and_completes() {
     assert_eq!(c.tasks_run, total * dag.len());
 }
 
-/// A hub whose 40 successors have no other predecessor (all ready the moment it finishes:
-/// more than one 16-entry spill of the scheduler's fan-out), each feeding one join.
-fn hub_of_sole_successors() -> Dag<u64, u64, (), 48, 96> {
+/// A hub with 40 successors, each feeding one join: all ready the moment the hub finishes,
+/// more than two 16-entry spills of the scheduler's fan-out. With `side`, a second root also
+/// feeds `h0`, so the hub's successors are not all sole (the general, counting loop);
+/// without, they are (the sole fan-out path).
+fn hub_of_sole_successors(side: bool) -> Dag<u64, u64, (), 48, 96> {
     // Names are `&'static str`: literals, not leaked strings (Miri reports leaks).
     const NAMES: [&str; 40] = [
         "h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h10", "h11", "h12", "h13",
@@ -267,14 +269,22 @@ fn hub_of_sole_successors() -> Dag<u64, u64, (), 48, 96> {
     for name in NAMES {
         b = b.task(name, acc).edge("hub", name).edge(name, "join");
     }
+    if side {
+        b = b.task("side", acc).edge("side", "h0");
+    }
     b.build().unwrap()
 }
 
 #[test]
 fn fan_out_wider_than_a_spill_through_a_tiny_ring_runs_every_successor_once() {
-    let dag = hub_of_sole_successors();
+    for side in [false, true] {
+        fan_out_through_a_tiny_ring(&hub_of_sole_successors(side));
+    }
+}
+
+fn fan_out_through_a_tiny_ring(dag: &Dag<u64, u64, (), 48, 96>) {
     // Task ring of 2: the hub's 39 queued successors overflow it into the parked path.
-    let tm = Box::new(TaskManager::<u64, u64, (), 48, 96, 2, 0, 2>::new(&dag));
+    let tm = Box::new(TaskManager::<u64, u64, (), 48, 96, 2, 0, 2>::new(dag));
     let total = if cfg!(miri) { 2 } else { 50 };
     let mut finished = BTreeSet::new();
     let mut next = 0u64;
@@ -284,16 +294,18 @@ fn fan_out_wider_than_a_spill_through_a_tiny_ring_runs_every_successor_once() {
         }
         let n = tm.step();
         while let Some(done) = tm.poll() {
-            check(&dag, &done);
+            check(dag, &done);
             assert!(finished.insert(done.input()));
         }
         assert!(n > 0 || tm.active_runs() == 0, "{:?}", tm.counters());
     }
+    assert!(tm.poll().is_none());
     let c = tm.counters();
     assert!(
         c.ring_full > 0,
         "the overflow path was not exercised: {c:?}"
     );
+    assert_eq!(c.runs_completed, total);
     assert_eq!(c.tasks_run, total * dag.len());
 }
 

@@ -1462,23 +1462,28 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         local: &mut Local,
     ) -> Option<Entry> {
         let mut spill = [MaybeUninit::<Entry>::uninit(); SPILL];
-        // Every successor has this node as its only predecessor (a tree's fan-out): all are
-        // ready now, with no counter to touch. The first is the caller's to continue with;
-        // the others are queued, SPILL at a time. Their entries carry what this thread did
-        // (the value written, DONE) to whoever runs them: this thread, or a thief or popper
-        // through the deque's or ring's Release/Acquire.
+        // A successor whose only incoming edge is from this node is ready as soon as this
+        // node resolves, and nobody else touches its counter: no RMW. Its entry carries what
+        // this thread did (the value written, DONE) to whoever runs it: this thread; a thief
+        // or popper through the deque's or ring's Release/Acquire; or, when the ring is full,
+        // the worker that unparks it (`park`'s Release `fetch_or`, `unpark`'s Acquire CAS).
+        //
+        // Every successor is such a one (a tree's fan-out): all are ready now. The first is
+        // the caller's to continue with; the others are queued, SPILL at a time.
         if !condition && succ.iter().all(|s| s.preds == 1) {
             let mut k = 0;
             for s in succ.iter().skip(1) {
                 spill[k].write(Entry::new(slot, s.to, 0, live));
                 k += 1;
                 if k == SPILL {
-                    self.enqueue_full_spill(slot, &spill);
+                    // SAFETY: `spill[..SPILL]` was written since `k` was last 0.
+                    unsafe { self.enqueue_full_spill(slot, &spill) };
                     k = 0;
                 }
             }
             if k > 0 {
-                self.enqueue_spill(slot, &spill, k);
+                // SAFETY: `spill[..k]` was written since `k` was last 0.
+                unsafe { self.enqueue_spill(slot, &spill, k) };
             }
             self.count_resolved(slot, count, local);
             return succ.first().map(|s| Entry::new(slot, s.to, 0, live));
@@ -1506,16 +1511,14 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                     spill[k].write(e);
                     k += 1;
                     if k == SPILL {
-                        self.enqueue_full_spill(slot, &spill);
+                        // SAFETY: `spill[..SPILL]` was written since `k` was last 0.
+                        unsafe { self.enqueue_full_spill(slot, &spill) };
                         k = 0;
                     }
                 }
             }};
         }
-        // A successor whose only incoming edge is `s` is ready as soon as `s` resolves, and
-        // nobody else touches its counter: no RMW. Its entry carries what this thread did (the
-        // value written, DONE) to whoever runs it: this thread, or a thief or popper through
-        // the deque's or ring's Release/Acquire.
+        // A sole successor (`s.preds == 1`) is ready at once, uncounted (see above).
         if !condition {
             let delta = delta_of(live);
             for s in succ {
@@ -1558,25 +1561,36 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             }
         }
         if k > 0 {
-            self.enqueue_spill(slot, &spill, k);
+            // SAFETY: `spill[..k]` was written since `k` was last 0.
+            unsafe { self.enqueue_spill(slot, &spill, k) };
         }
         self.count_resolved(slot, count, local);
         next
     }
 
-    /// [`enqueue_spill`](Self::enqueue_spill) of a full `spill` (the caller wrote every
-    /// entry), out of line: rare, a node that makes more than `SPILL` successors ready at once.
+    /// [`enqueue_spill`](Self::enqueue_spill) of a full `spill`, out of line: rare, a node
+    /// that makes more than `SPILL` successors ready at once.
+    ///
+    /// # Safety
+    ///
+    /// Every entry of `spill` is initialised.
     #[cold]
     #[inline(never)]
-    fn enqueue_full_spill(&self, slot: usize, spill: &[MaybeUninit<Entry>; SPILL]) {
-        self.enqueue_spill(slot, spill, SPILL);
+    unsafe fn enqueue_full_spill(&self, slot: usize, spill: &[MaybeUninit<Entry>; SPILL]) {
+        // SAFETY: the caller's contract: `spill[..SPILL]` is initialised.
+        unsafe { self.enqueue_spill(slot, spill, SPILL) };
     }
 
-    /// Enqueues the first `k` (initialised) entries of `spill` at the run's priority level.
+    /// Enqueues the first `k` entries of `spill` at the run's priority level.
+    ///
+    /// # Safety
+    ///
+    /// `k <= SPILL` and `spill[..k]` is initialised.
     #[inline(always)]
-    fn enqueue_spill(&self, slot: usize, spill: &[MaybeUninit<Entry>; SPILL], k: usize) {
+    unsafe fn enqueue_spill(&self, slot: usize, spill: &[MaybeUninit<Entry>; SPILL], k: usize) {
         let level = Self::level(self.runs[slot].flags.load(Relaxed));
-        // SAFETY: the caller wrote `spill[..k]`; `MaybeUninit<Entry>` has `Entry`'s layout.
+        // SAFETY: the caller's contract: `spill[..k]` is initialised (and in bounds);
+        // `MaybeUninit<Entry>` has `Entry`'s layout.
         let ready = unsafe { core::slice::from_raw_parts(spill.as_ptr().cast::<Entry>(), k) };
         // High priority: the worker's own deque first (low-priority entries stay in their
         // ring, where the fairness rule sees them).
