@@ -757,7 +757,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 }
                 n = q.pop_slice(&mut buf[..max]);
                 if n > 0 {
-                    let len = q.len() + n;
+                    // The depth before this pop: what is left plus what was taken. Pushes
+                    // racing between the pop and `len` can inflate the sum, never past what
+                    // the ring holds.
+                    let len = (q.len() + n).min(q.capacity());
                     let hw = &self.shared.c.ring_high_water;
                     if len > hw.load(Relaxed) {
                         hw.fetch_max(len, Relaxed);

@@ -372,7 +372,9 @@ pub struct Counters {
     pub runs_failed: usize,
     /// Runs finished cancelled.
     pub runs_cancelled: usize,
-    /// Most entries seen in a task ring.
+    /// Most entries seen in a task ring, at most its capacity. Sampled by the worker that
+    /// pops a batch (what it left plus what it took), so under concurrent pushes it may
+    /// count a few entries pushed just after that pop.
     pub ring_high_water: usize,
     /// Most runs in flight at once.
     pub runs_high_water: usize,
