@@ -236,3 +236,78 @@ fn counters_match_observations_multi_thread() {
     assert!(c.ring_high_water <= 32, "{c:?}");
     assert_eq!(tm.active_runs(), 0);
 }
+
+/// A ring whose `len`, once something was popped, also counts entries that racing producers
+/// pushed after that pop (more than the ring holds): what a worker's depth sample can see
+/// under concurrency, made deterministic.
+struct RacingLen {
+    ring: ringdag::ring::RingBuffer<ringdag::sched::Entry, 8>,
+    popped: AtomicBool,
+}
+
+// SAFETY: every operation that moves entries is the inner `RingBuffer`'s (each entry popped
+// at most once, push happens-before pop); only the reported length is inflated.
+unsafe impl ringdag::sched::Queue<ringdag::sched::Entry> for RacingLen {
+    fn push_slice(&self, items: &[ringdag::sched::Entry]) -> usize {
+        self.ring.push_slice(items)
+    }
+    fn pop_slice(&self, out: &mut [ringdag::sched::Entry]) -> usize {
+        let n = self.ring.pop_slice(out);
+        if n > 0 {
+            self.popped.store(true, Relaxed);
+        }
+        n
+    }
+    fn len(&self) -> usize {
+        let meanwhile = if self.popped.load(Relaxed) { 100 } else { 0 };
+        self.ring.len() + meanwhile
+    }
+    fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+}
+
+#[test]
+fn ring_high_water_never_exceeds_the_capacity() {
+    use ringdag::sched::{Engine, Entry, ItemCell, NoHooks, NodeCell, RunId, RunSlot, Shared};
+    let dag: Dag<u64, u64, u32, 2, 1> = DagBuilder::new()
+        .task("a", task)
+        .task("b", task)
+        .edge("a", "b")
+        .build()
+        .unwrap();
+    let runs = [RunSlot::<u64, u32>::new()];
+    let cells: Vec<NodeCell<u64>> = (0..2).map(|_| NodeCell::new()).collect();
+    let items: [ItemCell<u64>; 0] = [];
+    let high = RacingLen {
+        ring: ringdag::ring::RingBuffer::new(),
+        popped: AtomicBool::new(false),
+    };
+    let low = ringdag::ring::RingBuffer::<Entry, 8>::new();
+    let results = ringdag::ring::RingBuffer::<RunId, 4>::new();
+    let shared = Shared::new();
+    // SAFETY: the view is a built DAG's; the storage is fresh and sized for it (one run slot,
+    // 2 cells, no items).
+    let engine = unsafe {
+        Engine::new(
+            dag.view(),
+            &runs,
+            &cells,
+            2,
+            &items,
+            0,
+            [&high, &low],
+            Some(&results),
+            &shared,
+            &NoHooks,
+        )
+    }
+    .unwrap();
+    let id = engine.submit(1).unwrap();
+    while engine.step(&dag, 8) > 0 {}
+    let done = engine.take(id).expect("the run finished");
+    assert_eq!(done.outcome(), Ok(()));
+    let c = engine.counters();
+    assert!(c.ring_high_water >= 1, "{c:?}");
+    assert!(c.ring_high_water <= 8, "{c:?}");
+}
