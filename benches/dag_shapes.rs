@@ -23,6 +23,11 @@
 //! every shape down; test mode (`cargo test --benches`, no `--bench` argument) uses 2^10.
 //!
 //! Run: `cargo bench --bench dag_shapes` (about 4 minutes on 2 cores at full size).
+//!
+//! Scaling mode: `DAG_SHAPES_SCALING=1,2,4,8,16 cargo bench --bench dag_shapes` skips
+//! criterion and runs every runner at each thread count, `DAG_SHAPES_RUNS` times (default 5;
+//! the tokio runner 3), printing the median ns/task as a markdown table. Each run is checked
+//! like the criterion runs.
 
 #[path = "shapes/mod.rs"]
 mod shapes;
@@ -388,9 +393,107 @@ fn size_log2(bench_mode: bool) -> u32 {
     }
 }
 
+/// Median ns per task of `runs` timed runs of `run` (after one untimed warm-up run); every
+/// slot is checked after each run.
+fn timed(slots: &Slots, who: &str, runs: usize, mut run: impl FnMut()) -> f64 {
+    slots.reset();
+    run();
+    let mut done = 1;
+    slots.check(done, who);
+    let mut ns: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            run();
+            let e = t.elapsed().as_nanos() as f64;
+            done += 1;
+            slots.check(done, who);
+            e / slots.0.len() as f64
+        })
+        .collect();
+    ns.sort_by(f64::total_cmp);
+    ns[ns.len() / 2]
+}
+
+/// Scaling mode (`DAG_SHAPES_SCALING`): every runner at each thread count, plain timing.
+fn scaling(threads: &[usize], log2: u32, runs: usize) {
+    println!("| shape | threads | ringdag | crossbeam-channel | std mpsc | rayon scope | tokio per node | sequential (1 thread) |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for shape in Shape::ALL {
+        let g = Arc::new(shape.build(log2));
+        let n = g.len();
+        let roots = g.roots();
+        let slots = Arc::new(Slots::new(n));
+        let pending: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+        let mut seq_pending = vec![0; n];
+        let seq = timed(&slots, "sequential", runs, || {
+            sequential(&g, &slots, &mut seq_pending)
+        });
+        for &t in threads {
+            let rt = ringdag_runtime(&g, &slots, t);
+            let ours = timed(&slots, "ringdag", runs, || {
+                let result = rt.submit(()).expect("submit").wait();
+                assert_eq!(result.outcome(), Ok(()));
+            });
+            drop(rt);
+            let cb = timed(&slots, "crossbeam_channel", runs, || {
+                let (tx, rx) = crossbeam_channel::unbounded();
+                channel_run(Crossbeam(tx, rx), &g, &slots, &roots, &pending, t);
+            });
+            let std = timed(&slots, "std_mpsc", runs, || {
+                let (tx, rx) = mpsc::channel();
+                channel_run(StdMpsc(tx, Mutex::new(rx)), &g, &slots, &roots, &pending, t);
+            });
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .expect("rayon pool");
+            let ray = timed(&slots, "rayon_scope", runs, || {
+                rayon_run(&pool, &g, &slots, &roots, &pending)
+            });
+            drop(pool);
+            let trt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(t)
+                .build()
+                .expect("tokio runtime");
+            let st = Arc::new(TokioDag {
+                g: Arc::clone(&g),
+                slots: Arc::clone(&slots),
+                pending: (0..n).map(|_| AtomicU32::new(0)).collect(),
+                ready: (0..n).map(|_| tokio::sync::Notify::new()).collect(),
+                remaining: AtomicUsize::new(0),
+                done: tokio::sync::Notify::new(),
+            });
+            let tok = timed(&slots, "tokio_per_node", runs.min(3), || {
+                tokio_run(&trt, &st)
+            });
+            drop(trt);
+            println!(
+                "| {} | {t} | {ours:.1} | {cb:.1} | {std:.1} | {ray:.1} | {tok:.1} | {seq:.1} |",
+                shape.name()
+            );
+        }
+    }
+}
+
 fn main() {
     let bench_mode = std::env::args().any(|a| a == "--bench");
     let log2 = size_log2(bench_mode);
+    if let Ok(list) = std::env::var("DAG_SHAPES_SCALING") {
+        let threads: Vec<usize> = list
+            .split(',')
+            .map(|t| match t.trim().parse() {
+                Ok(k) if k > 0 => k,
+                _ => panic!("DAG_SHAPES_SCALING={list}: want thread counts like 1,2,4,8,16"),
+            })
+            .collect();
+        let runs = match std::env::var("DAG_SHAPES_RUNS") {
+            Ok(r) => r.trim().parse().expect("DAG_SHAPES_RUNS: a number of runs"),
+            Err(_) => 5,
+        };
+        eprintln!("dag_shapes scaling: 2^{log2} nodes per shape, threads {threads:?}, {runs} runs");
+        scaling(&threads, log2, runs.max(1));
+        return;
+    }
     eprintln!("dag_shapes: 2^{log2} nodes per shape");
     let mut c = Criterion::default().configure_from_args();
     for shape in Shape::ALL {
