@@ -1465,101 +1465,93 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         local: &mut Local,
     ) -> Option<Entry> {
         let mut spill = [MaybeUninit::<Entry>::uninit(); SPILL];
-        // A successor whose only incoming edge is from this node is ready as soon as this
-        // node resolves, and nobody else touches its counter: no RMW. Its entry carries what
-        // this thread did (the value written, DONE) to whoever runs it: this thread; a thief
-        // or popper through the deque's or ring's Release/Acquire; or, when the ring is full,
-        // the worker that unparks it (`park`'s Release `fetch_or`, `unpark`'s Acquire CAS).
-        //
-        // Every successor is such a one (a tree's fan-out): all are ready now. The first is
-        // the caller's to continue with; the others are queued, SPILL at a time.
-        if !condition && succ.iter().all(|s| s.preds == 1) {
-            let mut k = 0;
-            for s in succ.iter().skip(1) {
-                spill[k].write(Entry::new(slot, s.to, 0, live));
+        let mut next = None;
+        let mut k = 0;
+        // Queues `e` behind the first ready successor, SPILL at a time. (Macros, not closures:
+        // the compiler kept a closure out of line.)
+        macro_rules! spill {
+            ($e:expr) => {{
+                spill[k].write($e);
                 k += 1;
                 if k == SPILL {
                     // SAFETY: `spill[..SPILL]` was written since `k` was last 0.
                     unsafe { self.enqueue_full_spill(slot, &spill) };
                     k = 0;
                 }
-            }
-            if k > 0 {
-                // SAFETY: `spill[..k]` was written since `k` was last 0.
-                unsafe { self.enqueue_spill(slot, &spill, k) };
-            }
-            self.count_resolved(slot, count, local);
-            return succ.first().map(|s| Entry::new(slot, s.to, 0, live));
+            }};
         }
-        let delta_of = |taken: bool| if taken { LIVE_UNIT - 1 } else { u32::MAX };
-        let cells = self.run_cells(slot);
-        // Issue the successors' cache misses together, before the serialising RMWs below (a
-        // sole successor's cell is not touched here).
-        for s in succ {
-            if s.preds != 1 {
-                prefetch(cells.get(s.to as usize));
-            }
-            prefetch(self.dag.hot.get(s.to as usize));
-        }
-        let mut next = None;
-        let mut k = 0;
-        // The first ready successor is the caller's to continue with; the others are queued,
-        // SPILL at a time. (A macro, not a closure: the compiler kept a closure out of line.)
+        // The first ready successor is the caller's to continue with; the others are queued.
         macro_rules! ready {
             ($e:expr) => {{
                 let e = $e;
                 if next.is_none() {
                     next = Some(e);
                 } else {
-                    spill[k].write(e);
-                    k += 1;
-                    if k == SPILL {
-                        // SAFETY: `spill[..SPILL]` was written since `k` was last 0.
-                        unsafe { self.enqueue_full_spill(slot, &spill) };
-                        k = 0;
-                    }
+                    spill!(e);
                 }
             }};
         }
-        // A sole successor (`s.preds == 1`) is ready at once, uncounted (see above).
-        if !condition {
-            let delta = delta_of(live);
-            for s in succ {
-                if s.preds == 1 {
-                    ready!(Entry::new(slot, s.to, 0, live));
-                    continue;
-                }
-                // AcqRel: as below.
-                let cell = &cells[s.to as usize];
-                let old = cell.pending.fetch_add(delta, AcqRel);
-                if old & PENDING_MASK == 1 {
-                    self.rearm(cell, s.preds);
-                    ready!(Entry::new(slot, s.to, 0, live || old >> 16 != 0));
-                }
+        // A successor whose only incoming edge is from this node is ready as soon as this
+        // node resolves, and nobody else touches its counter: no RMW. Its entry carries what
+        // this thread did (the value written, DONE) to whoever runs it: this thread; a thief
+        // or popper through the deque's or ring's Release/Acquire; or, when the ring is full,
+        // the worker that unparks it (`park`'s Release `fetch_or`, `unpark`'s Acquire CAS).
+        if !condition && succ.iter().all(|s| s.preds == 1) {
+            // Every successor is such a one (a tree's fan-out): all are ready now.
+            next = succ.first().map(|s| Entry::new(slot, s.to, 0, live));
+            for s in succ.iter().skip(1) {
+                spill!(Entry::new(slot, s.to, 0, live));
             }
         } else {
-            let chosen = choice.map(|c| 2 + c as u16);
-            let has_match = chosen.is_some_and(|c| succ.iter().any(|s| s.label == c));
+            let delta_of = |taken: bool| if taken { LIVE_UNIT - 1 } else { u32::MAX };
+            let cells = self.run_cells(slot);
+            // Issue the successors' cache misses together, before the serialising RMWs below (a
+            // sole successor's cell is not touched here).
             for s in succ {
-                // A plain edge out of a condition is always taken; labelled ones by the choice.
-                let taken = s.label == Succ::ALWAYS
-                    || if has_match {
-                        Some(s.label) == chosen
-                    } else {
-                        s.label == Succ::DEFAULT
-                    };
-                if s.preds == 1 {
-                    ready!(Entry::new(slot, s.to, 0, taken));
-                    continue;
+                if s.preds != 1 {
+                    prefetch(cells.get(s.to as usize));
                 }
-                // AcqRel: Release publishes this node's value (and all it saw) to whoever
-                // resolves the successor; Acquire lets the last predecessor see the others'
-                // values.
-                let cell = &cells[s.to as usize];
-                let old = cell.pending.fetch_add(delta_of(taken), AcqRel);
-                if old & PENDING_MASK == 1 {
-                    self.rearm(cell, s.preds);
-                    ready!(Entry::new(slot, s.to, 0, taken || old >> 16 != 0));
+                prefetch(self.dag.hot.get(s.to as usize));
+            }
+            if !condition {
+                let delta = delta_of(live);
+                for s in succ {
+                    if s.preds == 1 {
+                        ready!(Entry::new(slot, s.to, 0, live));
+                        continue;
+                    }
+                    // AcqRel: as below.
+                    let cell = &cells[s.to as usize];
+                    let old = cell.pending.fetch_add(delta, AcqRel);
+                    if old & PENDING_MASK == 1 {
+                        self.rearm(cell, s.preds);
+                        ready!(Entry::new(slot, s.to, 0, live || old >> 16 != 0));
+                    }
+                }
+            } else {
+                let chosen = choice.map(|c| 2 + c as u16);
+                let has_match = chosen.is_some_and(|c| succ.iter().any(|s| s.label == c));
+                for s in succ {
+                    // A plain edge out of a condition is always taken; labelled ones by the choice.
+                    let taken = s.label == Succ::ALWAYS
+                        || if has_match {
+                            Some(s.label) == chosen
+                        } else {
+                            s.label == Succ::DEFAULT
+                        };
+                    if s.preds == 1 {
+                        ready!(Entry::new(slot, s.to, 0, taken));
+                        continue;
+                    }
+                    // AcqRel: Release publishes this node's value (and all it saw) to whoever
+                    // resolves the successor; Acquire lets the last predecessor see the others'
+                    // values.
+                    let cell = &cells[s.to as usize];
+                    let old = cell.pending.fetch_add(delta_of(taken), AcqRel);
+                    if old & PENDING_MASK == 1 {
+                        self.rearm(cell, s.preds);
+                        ready!(Entry::new(slot, s.to, 0, taken || old >> 16 != 0));
+                    }
                 }
             }
         }
