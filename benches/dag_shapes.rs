@@ -254,6 +254,34 @@ struct TokioDag {
     done: tokio::sync::Notify,
 }
 
+impl TokioDag {
+    fn new(g: &Arc<Csr>, slots: &Arc<Slots>) -> Arc<Self> {
+        let n = g.len();
+        Arc::new(Self {
+            g: Arc::clone(g),
+            slots: Arc::clone(slots),
+            pending: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            ready: (0..n).map(|_| tokio::sync::Notify::new()).collect(),
+            remaining: AtomicUsize::new(0),
+            done: tokio::sync::Notify::new(),
+        })
+    }
+}
+
+fn rayon_pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("rayon pool")
+}
+
+fn tokio_runtime(threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .build()
+        .expect("tokio runtime")
+}
+
 async fn tokio_node(st: Arc<TokioDag>, v: usize) {
     if st.g.indeg[v] > 0 {
         st.ready[v].notified().await;
@@ -342,28 +370,15 @@ fn shape_group(c: &mut Criterion, shape: Shape, log2: u32) {
     });
 
     {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(THREADS)
-            .build()
-            .expect("rayon pool");
+        let pool = rayon_pool(THREADS);
         bench(&mut group, &slots, "rayon_scope", THREADS, || {
             rayon_run(&pool, &g, &slots, &roots, &pending);
         });
     }
 
     {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(THREADS)
-            .build()
-            .expect("tokio runtime");
-        let st = Arc::new(TokioDag {
-            g: Arc::clone(&g),
-            slots: Arc::clone(&slots),
-            pending: (0..n).map(|_| AtomicU32::new(0)).collect(),
-            ready: (0..n).map(|_| tokio::sync::Notify::new()).collect(),
-            remaining: AtomicUsize::new(0),
-            done: tokio::sync::Notify::new(),
-        });
+        let rt = tokio_runtime(THREADS);
+        let st = TokioDag::new(&g, &slots);
         bench(&mut group, &slots, "tokio_per_node", THREADS, || {
             tokio_run(&rt, &st);
         });
@@ -443,26 +458,13 @@ fn scaling(threads: &[usize], log2: u32, runs: usize) {
                 let (tx, rx) = mpsc::channel();
                 channel_run(StdMpsc(tx, Mutex::new(rx)), &g, &slots, &roots, &pending, t);
             });
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(t)
-                .build()
-                .expect("rayon pool");
+            let pool = rayon_pool(t);
             let ray = timed(&slots, "rayon_scope", runs, || {
                 rayon_run(&pool, &g, &slots, &roots, &pending)
             });
             drop(pool);
-            let trt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(t)
-                .build()
-                .expect("tokio runtime");
-            let st = Arc::new(TokioDag {
-                g: Arc::clone(&g),
-                slots: Arc::clone(&slots),
-                pending: (0..n).map(|_| AtomicU32::new(0)).collect(),
-                ready: (0..n).map(|_| tokio::sync::Notify::new()).collect(),
-                remaining: AtomicUsize::new(0),
-                done: tokio::sync::Notify::new(),
-            });
+            let trt = tokio_runtime(t);
+            let st = TokioDag::new(&g, &slots);
             let tok = timed(&slots, "tokio_per_node", runs.min(3), || {
                 tokio_run(&trt, &st)
             });

@@ -221,11 +221,20 @@ fn wide() -> Dag<u64, u64, (), 16, 32> {
         .unwrap()
 }
 
-#[test]
-fn dag_wider_than_the_ring_parks_and_completes() {
-    let dag = wide();
-    let tm = Box::new(TaskManager::<u64, u64, (), 16, 32, 4, 0, 2>::new(&dag));
-    let total = if cfg!(miri) { 6 } else { 200 };
+/// Submits runs `0..total` of `dag` through a `TaskManager` with `RUNS` run slots and a task
+/// ring of `RING` entries, stepping and polling on this thread: every run completes once with
+/// the model's values, `step` never idles while runs are active, and the ring overflowed (the
+/// parked path ran).
+fn run_through_a_small_ring<
+    const N: usize,
+    const M: usize,
+    const RUNS: usize,
+    const RING: usize,
+>(
+    dag: &Dag<u64, u64, (), N, M>,
+    total: usize,
+) {
+    let tm = Box::new(TaskManager::<u64, u64, (), N, M, RUNS, 0, RING>::new(dag));
     let mut next = 0u64;
     let mut finished = BTreeSet::new();
     while finished.len() < total {
@@ -234,7 +243,7 @@ fn dag_wider_than_the_ring_parks_and_completes() {
         }
         let n = tm.step();
         while let Some(done) = tm.poll() {
-            check(&dag, &done);
+            check(dag, &done);
             assert!(finished.insert(done.input()));
         }
         assert!(
@@ -252,6 +261,11 @@ fn dag_wider_than_the_ring_parks_and_completes() {
     );
     assert_eq!(c.runs_completed, total);
     assert_eq!(c.tasks_run, total * dag.len());
+}
+
+#[test]
+fn dag_wider_than_the_ring_parks_and_completes() {
+    run_through_a_small_ring::<16, 32, 4, 2>(&wide(), if cfg!(miri) { 6 } else { 200 });
 }
 
 /// A hub with 40 successors, each feeding one join: all ready the moment the hub finishes,
@@ -277,36 +291,13 @@ fn hub_of_sole_successors(side: bool) -> Dag<u64, u64, (), 48, 96> {
 
 #[test]
 fn fan_out_wider_than_a_spill_through_a_tiny_ring_runs_every_successor_once() {
-    for side in [false, true] {
-        fan_out_through_a_tiny_ring(&hub_of_sole_successors(side));
-    }
-}
-
-fn fan_out_through_a_tiny_ring(dag: &Dag<u64, u64, (), 48, 96>) {
     // Task ring of 2: the hub's 39 queued successors overflow it into the parked path.
-    let tm = Box::new(TaskManager::<u64, u64, (), 48, 96, 2, 0, 2>::new(dag));
-    let total = if cfg!(miri) { 2 } else { 50 };
-    let mut finished = BTreeSet::new();
-    let mut next = 0u64;
-    while finished.len() < total {
-        while (next as usize) < total && tm.submit(next).is_ok() {
-            next += 1;
-        }
-        let n = tm.step();
-        while let Some(done) = tm.poll() {
-            check(dag, &done);
-            assert!(finished.insert(done.input()));
-        }
-        assert!(n > 0 || tm.active_runs() == 0, "{:?}", tm.counters());
+    for side in [false, true] {
+        run_through_a_small_ring::<48, 96, 2, 2>(
+            &hub_of_sole_successors(side),
+            if cfg!(miri) { 2 } else { 50 },
+        );
     }
-    assert!(tm.poll().is_none());
-    let c = tm.counters();
-    assert!(
-        c.ring_full > 0,
-        "the overflow path was not exercised: {c:?}"
-    );
-    assert_eq!(c.runs_completed, total);
-    assert_eq!(c.tasks_run, total * dag.len());
 }
 
 fn single() -> Dag<u64, u64, (), 4, 4> {
