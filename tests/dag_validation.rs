@@ -335,6 +335,50 @@ fn dot_output_has_kinds_and_branch_labels() {
     assert_eq!(dot.matches(" -> ").count(), dag.edge_count() + 1, "{dot}");
 }
 
+/// The quoted strings of one DOT line, read as Graphviz's scanner reads them (`\"` is a
+/// quote inside the string, any other backslash is kept); `None` if a string is unterminated.
+fn dot_strings(line: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            continue;
+        }
+        let mut s = String::new();
+        loop {
+            match chars.next()? {
+                '"' => break,
+                '\\' if chars.peek() == Some(&'"') => s.push(chars.next()?),
+                c => s.push(c),
+            }
+        }
+        out.push(s);
+    }
+    Some(out)
+}
+
+#[test]
+fn dot_quotes_names_with_quotes_and_backslashes() {
+    const QUOTED: &str = "say \"hi\"";
+    const TRAILING: &str = "ends with \\";
+    let dag = B::<2, 1>::new()
+        .task(QUOTED, one)
+        .task(TRAILING, one)
+        .edge(QUOTED, TRAILING)
+        .build()
+        .unwrap();
+    let mut dot = String::new();
+    write_dot(&dag.view(), &mut dot).unwrap();
+    let edge = dot.lines().find(|l| l.contains(" -> ")).expect("the edge");
+    let ids = dot_strings(edge).unwrap_or_else(|| panic!("unterminated string in {edge}"));
+    // Two node ids, read back as the names with `\` doubled (the default label shows `\\`
+    // as one backslash) and a space after a trailing backslash.
+    assert_eq!(ids, ["say \"hi\"", "ends with \\\\ "], "{dot}");
+    for line in dot.lines() {
+        assert!(dot_strings(line).is_some(), "unterminated string in {line}");
+    }
+}
+
 static STATIC_DAG: Dag<u32, u32, (), 8, 8> = Dag::new_or_panic(
     DagBuilder::new()
         .task("a", sum_plus_input)

@@ -935,3 +935,171 @@ fn plain_edge_from_a_condition_is_taken_or_rejected() {
         "the plain edge out of a condition was never taken"
     );
 }
+
+/// A panic payload whose own `Drop` panics.
+struct PanicsWhenDropped;
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("the payload's drop panicked too");
+    }
+}
+
+#[test]
+fn a_panic_payload_that_panics_when_dropped_fails_only_its_node() {
+    // Dropping the payload outside a catch would unwind through the worker: the node would
+    // never resolve, its run never end, and the worker would be gone.
+    let _s = shared();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let bomb = b.task("bomb", |cx| {
+        if *cx.input() == 1 {
+            std::panic::panic_any(PanicsWhenDropped);
+        }
+        Ok(7)
+    });
+    let after = b.task("after", move |cx| Ok(cx.value(bomb).unwrap() + 1));
+    b.edge(bomb, after);
+    // One worker: if the panic ended it, nothing would run afterwards.
+    let rt = Runtime::builder()
+        .workers(1)
+        .build(b.build().unwrap())
+        .unwrap();
+    let rt = Arc::new(rt);
+    let rt2 = Arc::clone(&rt);
+    let (failed, ok) = within("runs after a payload that panics on drop", move || {
+        let failed = rt2.submit(1).unwrap().wait();
+        let ok = rt2.submit(2).unwrap().wait();
+        (failed.outcome(), ok.value(after))
+    });
+    assert_eq!(failed, Err(RunError::Panicked { node: bomb }));
+    assert_eq!(ok, Some(8));
+    assert_eq!(rt.metrics().counters.runs_failed, 1);
+}
+
+/// A panic payload whose `Drop` holds its node between recording the panic and failing the
+/// run, until the other node has panicked too.
+struct HoldsTheRecord {
+    recorded: Gate,
+    other_panicking: Gate,
+}
+impl Drop for HoldsTheRecord {
+    fn drop(&mut self) {
+        self.recorded.open();
+        self.other_panicking.wait();
+        // Time for the other node to fail the run first (if it is not enough, the other
+        // order is tested instead; the assertion holds either way).
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn two_nodes_panicking_together_each_keep_their_message() {
+    // `first` records its panic first, `second` fails the run first: the run's message must
+    // be that of the node its outcome names, whichever it is.
+    let _s = shared();
+    let (started, recorded, panicking) = (Gate::default(), Gate::default(), Gate::default());
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let root = b.task("root", |_| Ok(0));
+    let (s1, r1, p1) = (started.clone(), recorded.clone(), panicking.clone());
+    let first = b.task("first", move |_| -> Result<u32, ()> {
+        s1.wait();
+        std::panic::panic_any(HoldsTheRecord {
+            recorded: r1.clone(),
+            other_panicking: p1.clone(),
+        })
+    });
+    let (s2, r2, p2) = (started, recorded, panicking);
+    let second = b.task("second", move |_| -> Result<u32, ()> {
+        s2.open();
+        r2.wait();
+        p2.open();
+        panic!("the second node's message")
+    });
+    // `root` continues with `first` and queues `second` on its deque: the other worker
+    // steals it, and the two run at once (each waits for the other).
+    b.edge(root, first).edge(root, second);
+    let rt = Runtime::builder()
+        .workers(2)
+        .build(b.build().unwrap())
+        .unwrap();
+    let r = within("two concurrent panics", move || {
+        rt.submit(0).unwrap().wait()
+    });
+    let msg = r.panic_message();
+    match r.outcome() {
+        Err(RunError::Panicked { node }) if node == second => {
+            assert_eq!(msg.as_deref(), Some("the second node's message"));
+        }
+        Err(RunError::Panicked { node }) if node == first => {
+            assert_eq!(msg.as_deref(), Some("panic with a non-string payload"));
+        }
+        other => panic!("unexpected outcome {other:?}"),
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_runtime_dropped_inside_its_own_task_stops_and_its_workers_exit() {
+    // A body holding the last handle to its runtime drops it. Joining the workers there
+    // would wait for the run that body belongs to (and a worker cannot join itself); the
+    // runtime stops without joining, and its workers exit once the run has ended.
+    let _only = SERIAL.write().unwrap_or_else(|e| e.into_inner());
+    let names_visible = proc_shows_thread_names();
+    let before = ringdag_threads();
+    type Rt = Runtime<u32, u32, ()>;
+    let holder: Arc<std::sync::Mutex<Option<Rt>>> = Arc::default();
+    let freed = Arc::new(AtomicBool::new(false));
+    let witness = DropFlag(Arc::clone(&freed));
+    let dropped_in_body = Arc::new(AtomicBool::new(false));
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let (h, d) = (Arc::clone(&holder), Arc::clone(&dropped_in_body));
+    let first = b.task("first", move |_| {
+        let _keep = &witness;
+        let rt = h.lock().unwrap().take();
+        drop(rt);
+        d.store(true, SeqCst);
+        Ok(1)
+    });
+    let second = b.task("second", |_| Ok(2));
+    b.edge(first, second);
+    let rt = Runtime::builder()
+        .workers(2)
+        .build(b.build().unwrap())
+        .unwrap();
+    let handle = rt.submit(0).unwrap();
+    *holder.lock().unwrap() = Some(rt);
+    let r = within("the run whose body dropped the runtime", move || {
+        handle.wait()
+    });
+    assert!(
+        dropped_in_body.load(SeqCst),
+        "the drop inside the body returned"
+    );
+    // The immediate shutdown cancelled the run: `first` ran, `second` was skipped.
+    assert_eq!(r.outcome(), Err(RunError::Cancelled));
+    assert!(r.ran(first) && !r.ran(second));
+    drop(r);
+    // The workers, detached, let go of the shared state (the graph and its closures) when
+    // they exit.
+    eventually("the detached workers exited", || freed.load(SeqCst));
+    if names_visible {
+        eventually("worker threads gone from /proc", || {
+            ringdag_threads() == before
+        });
+    }
+}
+
+#[test]
+fn wait_timeout_with_duration_max_waits_like_wait() {
+    let _s = shared();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let a = b.task("a", |cx| Ok(*cx.input() + 1));
+    let rt = Runtime::builder()
+        .workers(1)
+        .build(b.build().unwrap())
+        .unwrap();
+    let h = rt.submit(1).unwrap();
+    let r = within("wait_timeout(Duration::MAX)", move || {
+        h.wait_timeout(Duration::MAX).ok().map(|r| r.value(a))
+    });
+    assert_eq!(r, Some(Some(2)));
+}

@@ -344,9 +344,11 @@ impl<I, V, E> GraphBuilder<I, V, E> {
     }
 
     /// A run of `node` that takes longer than `timeout` fails with `RunError::Timeout` when it
-    /// returns (the runtime's tick is one millisecond).
+    /// returns. Measured in the runtime's millisecond ticks, with `timeout` rounded up to
+    /// whole milliseconds: a node that returns within `timeout` never fails for it, and one
+    /// that takes a millisecond longer than the rounded value always does.
     pub fn timeout(&mut self, node: NodeId, timeout: Duration) -> &mut Self {
-        let ticks = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+        let ticks = crate::ticks_ceil(timeout);
         match self.nodes.get_mut(node.index()) {
             Some(n) => n.timeout_ticks = Some(ticks),
             None => {

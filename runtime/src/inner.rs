@@ -23,6 +23,9 @@ pub(crate) const RUNNING: u8 = 0;
 pub(crate) const DRAINING: u8 = 1;
 pub(crate) const STOPPING: u8 = 2;
 
+/// How often a parked worker other than the timekeeper looks for due retries.
+const DEFERRED_POLL: Duration = Duration::from_millis(50);
+
 /// Per-run-slot notification state for [`RunHandle`](crate::RunHandle)s.
 #[derive(Default)]
 pub(crate) struct WaiterState {
@@ -39,7 +42,7 @@ pub(crate) struct Waiter {
     pub(crate) done: Condvar,
 }
 
-/// The node whose last attempt panicked, and the panic message.
+/// A node whose last attempt panicked, and the panic message.
 pub(crate) type PanicRecord = (NodeId, String);
 
 pub(crate) struct Inner<I, V, E> {
@@ -53,8 +56,9 @@ pub(crate) struct Inner<I, V, E> {
     /// One per worker: ready successors its nodes made (stolen by idle workers).
     deques: Box<[WorkerDeque]>,
     pub(crate) waiters: Box<[Waiter]>,
-    /// Per run slot: the node and message of the first panic on a node's last attempt.
-    pub(crate) panics: Box<[Mutex<Option<PanicRecord>>]>,
+    /// Per run slot: the node and message of each panic on a node's last attempt (empty
+    /// unless a node panicked; cleared, keeping its capacity, when the slot is freed).
+    pub(crate) panics: Box<[Mutex<Vec<PanicRecord>>]>,
     sleep: Mutex<()>,
     wake: Condvar,
     sleepers: AtomicUsize,
@@ -63,6 +67,9 @@ pub(crate) struct Inner<I, V, E> {
     /// A notification was sent (under `sleep`, to a waiting worker) and that worker has not
     /// woken yet: another one would find nobody new to wake. Cleared by the woken worker.
     wake_pending: AtomicBool,
+    /// A parked worker is waking every tick for deferred retries (see `park`). Read and
+    /// written under `sleep` only, so Relaxed.
+    timekeeper: AtomicBool,
     pub(crate) lifecycle: AtomicU8,
     pub(crate) clock: Instant,
     pub(crate) parks: AtomicU64,
@@ -114,6 +121,20 @@ fn boxed<T>(n: usize, make: impl Fn() -> T) -> Box<[T]> {
     (0..n).map(|_| make()).collect()
 }
 
+/// [`boxed`] for the storage whose size the user picks (run slots × nodes): `None` when it
+/// cannot be allocated, instead of aborting the process.
+fn try_boxed<T>(n: Option<usize>, make: impl Fn() -> T) -> Option<Box<[T]>> {
+    let n = n?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).ok()?;
+    v.extend((0..n).map(|_| make()));
+    Some(v.into_boxed_slice())
+}
+
+/// Why [`Inner::new`] could not allocate the run storage.
+pub(crate) const STORAGE_TOO_LARGE: &str =
+    "run storage (max_runs × the graph's nodes and item slots) cannot be allocated";
+
 pub(crate) struct Config {
     pub(crate) runs: usize,
     pub(crate) ring: usize,
@@ -124,24 +145,34 @@ pub(crate) struct Config {
 }
 
 impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<I, V, E> {
-    pub(crate) fn new(graph: Graph<I, V, E>, cfg: &Config) -> Self {
+    /// # Errors
+    ///
+    /// [`STORAGE_TOO_LARGE`] when the cells or item slots of `cfg.runs` runs cannot be
+    /// allocated.
+    pub(crate) fn new(graph: Graph<I, V, E>, cfg: &Config) -> Result<Self, &'static str> {
         let n = graph.len();
         let item_stride = graph.view().items as usize;
-        Self {
+        let cells = try_boxed(cfg.runs.checked_mul(n), NodeCell::new);
+        let items = try_boxed(cfg.runs.checked_mul(item_stride), ItemCell::new);
+        let (Some(cells), Some(items)) = (cells, items) else {
+            return Err(STORAGE_TOO_LARGE);
+        };
+        Ok(Self {
             runs: boxed(cfg.runs, RunSlot::new),
-            cells: boxed(cfg.runs * n, NodeCell::new),
-            items: boxed(cfg.runs * item_stride, ItemCell::new),
+            cells,
+            items,
             item_stride,
             queues: [task_ring(cfg.ring), task_ring(cfg.ring)],
             shared: Shared::new(),
             deques: boxed(cfg.workers, WorkerDeque::new),
             waiters: boxed(cfg.runs, Waiter::default),
-            panics: boxed(cfg.runs, || Mutex::new(None)),
+            panics: boxed(cfg.runs, || Mutex::new(Vec::new())),
             sleep: Mutex::new(()),
             wake: Condvar::new(),
             sleepers: AtomicUsize::new(0),
             waiting: AtomicUsize::new(0),
             wake_pending: AtomicBool::new(false),
+            timekeeper: AtomicBool::new(false),
             lifecycle: AtomicU8::new(RUNNING),
             clock: Instant::now(),
             parks: AtomicU64::new(0),
@@ -151,7 +182,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             workers: cfg.workers,
             trace: TraceLog::new(cfg.trace),
             graph,
-        }
+        })
     }
 
     /// The core engine over this storage (a bundle of references).
@@ -239,11 +270,24 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             self.parks.fetch_add(1, Ordering::Relaxed);
             self.waiting.fetch_add(1, Ordering::Relaxed);
             // Retries waiting for a tick need a timed wake; otherwise sleep until notified.
+            // One parked worker at a time (the timekeeper) wakes every tick for them; the
+            // others wake every `DEFERRED_POLL`, in case the timekeeper is busy in a body
+            // meanwhile, so that a long back-off costs one wake per tick, not one per worker.
             let _guard = if engine.deferred() > 0 {
-                match self.wake.wait_timeout(guard, Duration::from_millis(1)) {
+                let keeper = !self.timekeeper.swap(true, Ordering::Relaxed);
+                let period = if keeper {
+                    Duration::from_millis(1)
+                } else {
+                    DEFERRED_POLL
+                };
+                let g = match self.wake.wait_timeout(guard, period) {
                     Ok((g, _)) => g,
                     Err(e) => e.into_inner().0,
+                };
+                if keeper {
+                    self.timekeeper.store(false, Ordering::Relaxed);
                 }
+                g
             } else {
                 self.wake.wait(guard).unwrap_or_else(|e| e.into_inner())
             };
@@ -274,9 +318,10 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
     /// Frees the slot of a finished run whose handle is gone.
     fn discard(&self, id: RunId) {
         if let Some(done) = self.engine().take(id) {
-            if let Some(msg) = self.panics[id.slot()].lock().ok().as_mut() {
-                **msg = None;
-            }
+            self.panics[id.slot()]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
             drop(done);
         }
     }
@@ -325,9 +370,13 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks 
             None
         };
         drop(state);
-        // Woken outside the lock: an executor that polls inline must not find it held.
+        // Woken outside the lock: an executor that polls inline must not find it held. The
+        // executor's code runs on this worker: a panic in it must not end the worker (the
+        // run is complete; this waker's task is the executor's to recover).
         if let Some((_, waker)) = waker {
-            waker.wake();
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || waker.wake())) {
+                drop_payload(payload);
+            }
         }
         self.waiters[slot].done.notify_all();
     }
@@ -338,6 +387,15 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks 
 struct WorkerBodies<'a, I, V, E> {
     inner: &'a Inner<I, V, E>,
     worker: u16,
+}
+
+/// Drops a caught panic's payload without letting a panic in its `Drop` escape: that would
+/// unwind through the engine's step and end the worker with a node unresolved (its run would
+/// never end). A payload whose drop panics is leaked, with the second payload.
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -389,10 +447,14 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Bodies
                     let mut slot = inner.panics[cx.run().slot()]
                         .lock()
                         .unwrap_or_else(|e| e.into_inner());
-                    if slot.is_none() {
-                        *slot = Some((node, panic_message(&*payload)));
+                    // One record per node: when several nodes panic at once, the engine
+                    // picks the run's failure (the first to set it), and its message must be
+                    // here whichever that is.
+                    if slot.iter().all(|(n, _)| *n != node) {
+                        slot.push((node, panic_message(&*payload)));
                     }
                 }
+                drop_payload(payload);
                 Err(Failure::Panicked)
             }
         }

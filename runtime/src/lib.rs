@@ -8,7 +8,8 @@
 //! threads). After that, submitting, executing and waiting for runs allocates nothing: run
 //! slots, task entries and results live in the storage allocated at build time, and a
 //! [`RunHandle`] is an `Arc` clone. Exceptions, all opt-in or exceptional: a node panic
-//! stores its message (a `String`); [`RunResult::items`] returns a `Vec` (use
+//! stores its message (a `String`, and the first panic in a run slot a small `Vec` entry that
+//! is reused afterwards); [`RunResult::items`] returns a `Vec` (use
 //! [`RunResult::with_items`] instead); `.await` stores the task's `Waker` (cloning it may
 //! allocate, depending on the executor); trace export allocates.
 #![warn(missing_docs)]
@@ -33,4 +34,26 @@ pub use ringdag_core::sched::{CancelError, Context, Counters, Priority, RunError
 /// measurement behind this default).
 pub fn default_workers() -> usize {
     num_cpus::get().max(1)
+}
+
+/// `d` in the runtime's ticks (whole milliseconds), rounded up, saturating.
+pub(crate) fn ticks_ceil(d: std::time::Duration) -> u32 {
+    u32::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn ticks_round_up_to_whole_milliseconds_and_saturate() {
+        let ms = Duration::from_millis;
+        assert_eq!(super::ticks_ceil(Duration::ZERO), 0);
+        assert_eq!(super::ticks_ceil(Duration::from_nanos(1)), 1);
+        assert_eq!(super::ticks_ceil(Duration::from_micros(900)), 1);
+        assert_eq!(super::ticks_ceil(ms(1)), 1);
+        assert_eq!(super::ticks_ceil(ms(1) + Duration::from_nanos(1)), 2);
+        assert_eq!(super::ticks_ceil(ms(250)), 250);
+        assert_eq!(super::ticks_ceil(Duration::MAX), u32::MAX);
+    }
 }

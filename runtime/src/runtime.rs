@@ -139,7 +139,8 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`BuildError`] for out-of-range settings or a failed thread spawn.
+    /// [`BuildError`] for out-of-range settings, run storage that cannot be allocated
+    /// (`max_runs` × the graph's nodes), or a failed thread spawn.
     pub fn build<I, V, E>(self, graph: Graph<I, V, E>) -> Result<Runtime<I, V, E>, BuildError>
     where
         I: Copy + Send + Sync + 'static,
@@ -177,7 +178,7 @@ impl Builder {
             workers,
             trace: self.trace,
         };
-        let inner = Arc::new(Inner::new(graph, &cfg));
+        let inner = Arc::new(Inner::new(graph, &cfg).map_err(BuildError::Config)?);
         let mut threads = Vec::with_capacity(workers);
         for index in 0..workers {
             let worker = Arc::clone(&inner);
@@ -267,6 +268,10 @@ pub struct Metrics {
 /// A thread pool running one [`Graph`]: submit inputs, get [`RunHandle`]s.
 ///
 /// Dropping the runtime shuts it down like [`Shutdown::Immediate`] and joins every worker.
+/// The one exception is a runtime dropped (or shut down) on one of its own worker threads:
+/// from a task body that held the last handle, or from a waker the runtime called. That call
+/// cannot wait for the run it is part of, so it stops the runtime without joining; the
+/// workers exit on their own as soon as the body returns and the runs have ended.
 ///
 /// # Examples
 ///
@@ -322,6 +327,10 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
     /// Submits a run with a priority and an optional deadline for the whole run (the run
     /// fails with `RunError::DeadlineExceeded` if a node would start after it).
     ///
+    /// The deadline is kept in the runtime's millisecond ticks: it never passes before
+    /// `deadline` has elapsed, and passes at most 2 ms after (a zero deadline has passed
+    /// already: the run fails before its first node).
+    ///
     /// # Errors
     ///
     /// As [`submit`](Self::submit).
@@ -338,7 +347,12 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
         engine.sync_tick(self.inner.tick());
         let opts = SubmitOptions {
             priority,
-            deadline_ticks: deadline.map(|d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX)),
+            // One tick more than the deadline rounded up: the tick at submit may be up to a
+            // millisecond old, and a deadline must not pass early.
+            deadline_ticks: deadline.map(|d| match crate::ticks_ceil(d) {
+                0 => 0,
+                t => t.saturating_add(1),
+            }),
         };
         match engine.submit_with(input, opts) {
             Ok(id) => {
@@ -431,7 +445,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
         )
     }
 
-    /// Shuts down (see [`Shutdown`]) and joins every worker thread.
+    /// Shuts down (see [`Shutdown`]) and joins every worker thread (on one of this runtime's
+    /// own workers, it stops them without joining: see [`Runtime`]).
     pub fn shutdown(mut self, mode: Shutdown) {
         self.stop(mode);
     }
@@ -461,6 +476,17 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
             }
         }
         inner.wake_all();
+        let me = std::thread::current().id();
+        if self.threads.iter().any(|t| t.thread().id() == me) {
+            // Called on one of this runtime's own workers: from a task body (it held the last
+            // handle to the runtime) or from a waker the runtime called. Joining would wait
+            // for the run this very call holds up (a worker exits only when no run is
+            // active), and a thread cannot join itself. The workers are detached instead;
+            // each exits on its own once the runs have ended, which they do as soon as this
+            // call returns to the worker (an immediate shutdown has cancelled them).
+            self.threads.clear();
+            return;
+        }
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -549,7 +575,10 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> RunHan
     ///
     /// `Err(self)` when the run did not finish in time.
     pub fn wait_timeout(mut self, timeout: Duration) -> Result<RunResult<I, V, E>, Self> {
-        let until = Instant::now() + timeout;
+        // A timeout past what `Instant` can represent (`Duration::MAX`) is no timeout.
+        let Some(until) = Instant::now().checked_add(timeout) else {
+            return Ok(self.wait());
+        };
         let slot = self.id.slot();
         let inner = Arc::clone(&self.inner);
         let mut state = inner.lock_waiter(slot);
@@ -670,8 +699,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> RunRes
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         stored
-            .as_ref()
-            .filter(|(n, _)| *n == node)
+            .iter()
+            .find(|(n, _)| *n == node)
             .map(|(_, msg)| msg.clone())
     }
 
@@ -705,9 +734,10 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Drop
     for RunResult<I, V, E>
 {
     fn drop(&mut self) {
-        *self.inner.panics[self.id.slot()]
+        self.inner.panics[self.id.slot()]
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         // SAFETY: as in `with`; dropping the handle frees the slot, exactly once.
         drop(unsafe { Finished::from_raw(self.inner.engine(), self.id) });
     }

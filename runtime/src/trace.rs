@@ -9,7 +9,9 @@ use ringdag_core::dag::DagView;
 use ringdag_core::ring::RingBuffer;
 use ringdag_core::sched::RunId;
 
-/// Events kept between two exports; more are counted as dropped.
+/// Events recorded and not yet exported that the runtime keeps: up to this many in the
+/// trace ring (more are counted as dropped), and up to this many more, of runs not exported
+/// yet, between two exports (the oldest beyond that are dropped and counted).
 pub const TRACE_EVENTS: usize = 1 << 16;
 
 /// One node execution.
@@ -82,6 +84,13 @@ impl TraceLog {
                 archive.extend_from_slice(&buf[..n]);
             }
         }
+        // Events of runs nobody exports would pile up here: keep the newest `TRACE_EVENTS`,
+        // and count the older ones as dropped.
+        if archive.len() > TRACE_EVENTS {
+            let excess = archive.len() - TRACE_EVENTS;
+            archive.drain(..excess);
+            self.dropped.fetch_add(excess as u64, Ordering::Relaxed);
+        }
         let (mine, rest): (Vec<_>, Vec<_>) =
             archive.drain(..).partition(|e| e.run == run.to_bits());
         *archive = rest;
@@ -128,6 +137,19 @@ pub(crate) fn write_chrome_trace<W: Write>(
     writeln!(out, "]}}")
 }
 
+/// `s` as the inside of a JSON string: quotes, backslashes and control characters escaped.
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
 }

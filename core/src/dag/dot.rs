@@ -37,7 +37,11 @@ pub fn write_dot<W: Write + ?Sized>(view: &DagView<'_>, out: &mut W) -> fmt::Res
             NodeKind::Iterator { .. } => ("box3d", "solid"),
             NodeKind::Body { .. } => ("ellipse", "dashed"),
         };
-        write!(out, "  \"{}\" [shape={shape}, style={style}", info.name)?;
+        write!(
+            out,
+            "  \"{}\" [shape={shape}, style={style}",
+            Quoted(info.name)
+        )?;
         if let NodeKind::Iterator { max_items, .. } = info.kind {
             write!(out, ", xlabel=\"max {max_items}\"")?;
         }
@@ -45,16 +49,16 @@ pub fn write_dot<W: Write + ?Sized>(view: &DagView<'_>, out: &mut W) -> fmt::Res
     }
     for (v, info) in view.nodes.iter().enumerate() {
         if let NodeKind::Iterator { body, .. } = info.kind {
-            let body = view.nodes[body.index()].name;
+            let body = Quoted(view.nodes[body.index()].name);
             writeln!(
                 out,
                 "  \"{}\" -> \"{body}\" [style=dashed, label=\"per item\"];",
-                info.name
+                Quoted(info.name)
             )?;
         }
         for s in view.successors(v as u32) {
-            let to = view.nodes[s.to as usize].name;
-            write!(out, "  \"{}\" -> \"{to}\"", info.name)?;
+            let to = Quoted(view.nodes[s.to as usize].name);
+            write!(out, "  \"{}\" -> \"{to}\"", Quoted(info.name))?;
             match s.label() {
                 EdgeLabel::Always => writeln!(out, ";")?,
                 EdgeLabel::When(l) => writeln!(out, " [label=\"{l}\"];")?,
@@ -63,4 +67,24 @@ pub fn write_dot<W: Write + ?Sized>(view: &DagView<'_>, out: &mut W) -> fmt::Res
         }
     }
     writeln!(out, "}}")
+}
+
+/// A node name inside a DOT quoted string: `"` and `\` escaped, so that any name gives a
+/// file Graphviz reads, and shows as itself (the default label unescapes `\\`). DOT cannot
+/// end a quoted string after a backslash: a name that ends in one gets a space after it.
+struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c == '"' || c == '\\' {
+                f.write_char('\\')?;
+            }
+            f.write_char(c)?;
+        }
+        if self.0.ends_with('\\') {
+            f.write_char(' ')?;
+        }
+        Ok(())
+    }
 }
