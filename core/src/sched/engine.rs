@@ -334,6 +334,11 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// high-priority runs go to that deque (last in, first out) before the shared ring, `step`
     /// takes from it first, and steals from the other deques when it and the rings are empty.
     ///
+    /// Such workers are expected to spin on `step` while idle, with a tick that follows a
+    /// clock (as the runtime's does): when only retries wait, the engines look for due ones
+    /// once per tick between them, and a retry of a run cancelled or failed meanwhile is
+    /// skipped at the next tick. An engine without a deque looks on every `step`.
+    ///
     /// # Safety
     ///
     /// At any time at most one engine uses `deques[index]` as its own (see
@@ -644,6 +649,18 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if (!overflow && !deferred) || total == 0 {
             return 0;
         }
+        // Runtime workers (engines with a deque) call this on every idle spin, and their
+        // tick follows the wall clock: with only retries waiting, one sweep per tick finds
+        // every one that came due (a retry comes due when the tick advances; one of a run
+        // stopped meanwhile is found on the next tick's sweep). Without this, idle workers
+        // sweep the whole storage back to back for as long as a back-off lasts. Engines
+        // without a deque (firmware drivers, whose tick may stand still) sweep every time.
+        // Relaxed: a hint; a stale value costs one extra sweep or one tick of delay.
+        let swept_mark = now.wrapping_add(1);
+        let rate_limited = !overflow && self.has_deque();
+        if rate_limited && self.shared.deferred_swept.swap(swept_mark, Relaxed) == swept_mark {
+            return 0;
+        }
         let mut i = self.shared.scan_cursor.load(Relaxed) as usize % total;
         let mut scanned = 0;
         let mut found = 0;
@@ -699,6 +716,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             found += 1;
         }
         self.shared.scan_cursor.store(i as u32, Relaxed);
+        if rate_limited && found == out.len() {
+            // `out` filled up before the sweep ended: there may be more due this tick.
+            self.shared.deferred_swept.store(now, Relaxed);
+        }
         found
     }
 

@@ -264,6 +264,9 @@ pub struct Shared {
     pub(crate) unlisted: AtomicU32,
     /// Where the next scan for parked entries starts (flat cell index).
     pub(crate) scan_cursor: AtomicU32,
+    /// One more than the tick of the last scan of runtime workers that found every due
+    /// retry (see `Engine::unpark`).
+    pub(crate) deferred_swept: AtomicU32,
     /// Where the next run-slot search starts.
     pub(crate) next_slot: AtomicU32,
     /// Fairness counter for the priority levels (written by every `step`: own cache line).
@@ -301,6 +304,7 @@ macro_rules! zeroed_shared {
                     deferred: AtomicU32::new(0),
                     unlisted: AtomicU32::new(0),
                     scan_cursor: AtomicU32::new(0),
+                    deferred_swept: AtomicU32::new(0),
                     next_slot: AtomicU32::new(0),
                     rounds: CachePadded::new(AtomicU32::new(0)),
                     c: CachePadded::new(CounterCells {
