@@ -170,6 +170,7 @@ fn main() {
     let rt = Runtime::builder()
         .workers(workers)
         .idle_strategy(idle)
+        .max_runs(1)
         .build(b.build().expect("graph"))
         .expect("runtime");
     let (n0, wall) = (schedstat_ns(), Instant::now());

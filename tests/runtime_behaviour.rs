@@ -1065,8 +1065,12 @@ fn a_runtime_dropped_inside_its_own_task_stops_and_its_workers_exit() {
         .workers(2)
         .build(b.build().unwrap())
         .unwrap();
-    let handle = rt.submit(0).unwrap();
-    *holder.lock().unwrap() = Some(rt);
+    // The runtime is in `holder` before the run is submitted (under the lock, which `first`
+    // takes too): `first` always finds it there.
+    let handle = {
+        let mut held = holder.lock().unwrap();
+        held.insert(rt).submit(0).unwrap()
+    };
     let r = within("the run whose body dropped the runtime", move || {
         handle.wait()
     });

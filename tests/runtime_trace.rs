@@ -102,6 +102,7 @@ fn events_of_runs_never_exported_are_bounded_and_counted_as_dropped() {
         .build(b.build().unwrap())
         .unwrap();
     let mut first_of_all = None;
+    let mut second_round = Vec::new();
     for round in 0..3 {
         let mut last = None;
         for _ in 0..RUNS_PER_ROUND {
@@ -109,6 +110,9 @@ fn events_of_runs_never_exported_are_bounded_and_counted_as_dropped() {
             assert_eq!(r.outcome(), Ok(()));
             first_of_all.get_or_insert(r.id());
             last = Some(r.id());
+            if round == 1 {
+                second_round.push(r.id());
+            }
         }
         // The newest run's events are all there.
         let got = slices_of_again(&rt, last.unwrap()).len();
@@ -125,4 +129,12 @@ fn events_of_runs_never_exported_are_bounded_and_counted_as_dropped() {
     // The oldest run's events were among those dropped.
     let oldest = slices_of_again(&rt, first_of_all.unwrap()).len();
     assert!(oldest < WIDTH, "{oldest} events of the oldest run survived");
+    // The store now holds the newest TRACE_EVENTS events of unexported runs, among them the
+    // last runs of the second round. Another round fills the trace ring; exporting one of
+    // those runs then hands out all its events, before the store drops the oldest again.
+    let kept = second_round[RUNS_PER_ROUND - 2];
+    for _ in 0..RUNS_PER_ROUND {
+        assert_eq!(rt.submit(0).unwrap().wait().outcome(), Ok(()));
+    }
+    assert_eq!(slices_of_again(&rt, kept).len(), WIDTH);
 }

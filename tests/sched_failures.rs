@@ -288,6 +288,59 @@ fn retries_due_at_the_same_tick_all_run_without_another_tick() {
     );
 }
 
+/// Runtime workers (engines with a deque) look for due retries once per tick between them,
+/// not on every idle `step`: a run cancelled while its retry waits is seen at the next tick.
+/// (An engine without a deque sees it at once: `cancel_skips_a_deferred_retry_without_waiting_for_its_tick`.)
+#[test]
+fn worker_engines_sweep_for_retries_once_per_tick_and_see_a_cancel_at_the_next() {
+    let dag = retry_dag(2, 5);
+    let tm = Box::new(Tm::new(&dag));
+    let deques = [ringdag::sched::WorkerDeque::new()];
+    // SAFETY: this thread alone uses `deques[0]`, with this manager's storage only.
+    let worker = unsafe { tm.engine().with_worker(&deques, 0) };
+    let input = 0x500 | 1;
+    let id = tm.submit(input).unwrap();
+    while worker.step(&dag, 8) > 0 {}
+    assert_eq!(worker.deferred(), 1, "the retry waits for its tick");
+    tm.cancel(id).unwrap();
+    // This tick's sweep is done: idle steps do not sweep again.
+    for _ in 0..3 {
+        assert_eq!(worker.step(&dag, 8), 0);
+    }
+    assert!(tm.poll().is_none());
+    tm.advance_tick(1);
+    while worker.step(&dag, 8) > 0 {}
+    let done = tm.poll().expect("the cancelled run ended at the next tick");
+    assert_eq!(done.id(), id);
+    assert_eq!(done.outcome(), Err(RunError::Cancelled));
+    assert_eq!(worker.deferred(), 0);
+}
+
+/// More retries due at one tick than a batch holds: a worker engine's sweep that fills its
+/// batch leaves the tick open for another, so all run without another tick.
+#[test]
+fn worker_engines_run_every_retry_due_at_a_tick_past_one_batch() {
+    let dag = retry_dag(2, 1);
+    let tm = Box::new(TaskManager::<u64, u64, u32, 8, 8, 64, 0, 64>::new(&dag));
+    let deques = [ringdag::sched::WorkerDeque::new()];
+    // SAFETY: this thread alone uses `deques[0]`, with this manager's storage only.
+    let worker = unsafe { tm.engine().with_worker(&deques, 0) };
+    let runs = if cfg!(miri) { 34 } else { 40 };
+    for i in 0..runs {
+        tm.submit((0x2_0000 + (i << 8)) | 1).unwrap();
+    }
+    while worker.step(&dag, 32) > 0 {}
+    assert_eq!(worker.deferred(), runs as usize);
+    tm.advance_tick(1);
+    while worker.step(&dag, 32) > 0 {}
+    let mut finished = 0;
+    while let Some(done) = tm.poll() {
+        assert_eq!(done.outcome(), Ok(()));
+        finished += 1;
+    }
+    assert_eq!(finished, runs, "deferred: {}", worker.deferred());
+}
+
 /// A deferred retry and an overflowed entry parked at the same time: the overflowed one must
 /// not use up the tick's scan for due retries.
 #[test]

@@ -344,9 +344,10 @@ impl<I, V, E> GraphBuilder<I, V, E> {
     }
 
     /// A run of `node` that takes longer than `timeout` fails with `RunError::Timeout` when it
-    /// returns. Measured in the runtime's millisecond ticks, with `timeout` rounded up to
-    /// whole milliseconds: a node that returns within `timeout` never fails for it, and one
-    /// that takes a millisecond longer than the rounded value always does.
+    /// returns. Measured in the runtime's millisecond ticks, from just before the body is
+    /// called to just after it returns, with `timeout` rounded up to whole milliseconds: a
+    /// node is never failed before more than the rounded value has passed, and always when
+    /// a millisecond more has.
     pub fn timeout(&mut self, node: NodeId, timeout: Duration) -> &mut Self {
         let ticks = crate::ticks_ceil(timeout);
         match self.nodes.get_mut(node.index()) {

@@ -84,15 +84,15 @@ impl TraceLog {
                 archive.extend_from_slice(&buf[..n]);
             }
         }
+        let (mine, mut rest): (Vec<_>, Vec<_>) =
+            archive.drain(..).partition(|e| e.run == run.to_bits());
         // Events of runs nobody exports would pile up here: keep the newest `TRACE_EVENTS`,
         // and count the older ones as dropped.
-        if archive.len() > TRACE_EVENTS {
-            let excess = archive.len() - TRACE_EVENTS;
-            archive.drain(..excess);
+        if rest.len() > TRACE_EVENTS {
+            let excess = rest.len() - TRACE_EVENTS;
+            rest.drain(..excess);
             self.dropped.fetch_add(excess as u64, Ordering::Relaxed);
         }
-        let (mine, rest): (Vec<_>, Vec<_>) =
-            archive.drain(..).partition(|e| e.run == run.to_bits());
         *archive = rest;
         mine
     }

@@ -642,7 +642,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let overflow = self.shared.parked.load(Relaxed) != 0;
         let now = self.now();
         // Retries waiting for a tick are looked at on every scan (a scan only happens when the
-        // rings are empty, or every 16th batch): simple, and no due retry can be missed.
+        // rings are empty, or every 16th batch), except that runtime workers sweep for them
+        // once per tick (below); a sweep that is not cut short by a full `out` goes round
+        // the whole storage from the cursor, so no due retry is missed.
         let deferred = self.shared.deferred.load(Relaxed) != 0;
         let n = self.dag.len();
         let total = self.runs.len() * n;
