@@ -379,6 +379,33 @@ fn both(cx: &mut Cx<'_>) -> Result<u64, u32> {
 }
 
 #[test]
+fn try_new_rejects_a_manager_with_fewer_item_slots_than_the_dag_needs() {
+    let dag: Dag<u64, u64, u32, 8, 8> = DagBuilder::new()
+        .task("src", src)
+        .iterator("a", split, K)
+        .body("a", "a_sq", sq)
+        .edge("src", "a")
+        .build()
+        .unwrap();
+    let needed = dag.item_slots();
+    assert_eq!(needed, K as usize);
+    let small = TaskManager::<u64, u64, u32, 8, 8, 4, 2, 16>::try_new(&dag);
+    let err = small.expect_err("2 item slots are not enough");
+    assert_eq!(
+        err,
+        ringdag::dag::DagError::NotEnoughItemSlots {
+            needed,
+            capacity: 2
+        }
+    );
+    assert!(err.to_string().contains("item slots"), "{err}");
+    let tm = Box::new(Tm::try_new(&dag).expect("16 item slots are enough"));
+    let id = tm.submit(3).unwrap();
+    while tm.step() > 0 {}
+    assert_eq!(tm.take(id).expect("finished").outcome(), Ok(()));
+}
+
+#[test]
 fn two_iterators_keep_separate_items() {
     let dag: Dag<u64, u64, u32, 8, 8> = DagBuilder::new()
         .task("src", src)

@@ -134,6 +134,11 @@ impl Format for DagError {
             }
             Self::BadRetryPolicy { node } => write!(f, "BadRetryPolicy({=str})", node),
             Self::BufferTooSmall => write!(f, "BufferTooSmall"),
+            Self::NotEnoughItemSlots { needed, capacity } => write!(
+                f,
+                "NotEnoughItemSlots(needed: {=usize}, capacity: {=usize})",
+                needed, capacity
+            ),
         }
     }
 }

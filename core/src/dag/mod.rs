@@ -409,6 +409,14 @@ pub enum DagError {
     },
     /// The buffers handed to [`compile`] are too small.
     BufferTooSmall,
+    /// The DAG's iterators need more item slots per run than the manager provides
+    /// ([`TaskManager::try_new`](crate::sched::TaskManager::try_new)).
+    NotEnoughItemSlots {
+        /// Item slots the DAG needs per run ([`Dag::item_slots`]).
+        needed: usize,
+        /// The manager's `ITEMS`.
+        capacity: usize,
+    },
 }
 
 impl DagError {
@@ -432,6 +440,9 @@ impl DagError {
             Self::TooManyPredecessors { .. } => "DAG: a node has more than 65535 predecessors",
             Self::BadRetryPolicy { .. } => "DAG: retry attempts must be 1..=31",
             Self::BufferTooSmall => "DAG: compile buffers too small",
+            Self::NotEnoughItemSlots { .. } => {
+                "TaskManager: the DAG's iterators need more than ITEMS item slots"
+            }
         }
     }
 }
@@ -462,6 +473,10 @@ impl fmt::Display for DagError {
             }
             Self::BadRetryPolicy { node } => write!(f, "{node}: retry attempts must be 1..=31"),
             Self::BufferTooSmall => write!(f, "compile buffers too small"),
+            Self::NotEnoughItemSlots { needed, capacity } => write!(
+                f,
+                "the iterators need {needed} item slots per run, the manager has {capacity}"
+            ),
         }
     }
 }

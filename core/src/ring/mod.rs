@@ -61,9 +61,11 @@
 //! | `RingBuffer<u64, 1024>` | 256 + 1024 × 16 = 16640 bytes | 64 + 1024 × 16 = 16448 bytes |
 //! | `spsc::Queue<u32, 64>` | 384 + 64 × 4 = 640 bytes | 96 + 64 × 4 = 352 bytes |
 //!
-//! In general `size_of::<RingBuffer<T, N>>() == 2 * align + N * round_up(size_of::<usize>() +
-//! size_of::<T>(), align_of::<T>().max(align_of::<usize>()))`, where `align` is the
-//! cache-padding alignment; the unit tests check the x86_64 row.
+//! In general `size_of::<RingBuffer<T, N>>() == round_up(2 * align + N * slot, align)` with
+//! `slot = round_up(size_of::<usize>() + size_of::<T>(), align_of::<T>().max(align_of::<usize>()))`,
+//! where `align` is the cache-padding alignment (the struct's alignment, so its size is
+//! a multiple of it: `RingBuffer<u8, 4>` is 384 bytes on x86_64, not 256 + 4 × 16); the unit
+//! tests check the x86_64 rows.
 //!
 //! A new ring is all zero bytes (positions 0, every stamp "empty for lap 0"), and conversely
 //! all-zero memory is a valid empty ring: a `static` costs no flash (`.bss`), and a driver may
@@ -92,5 +94,7 @@ mod layout_tests {
             256 + 1024 * 16
         );
         assert_eq!(core::mem::size_of::<spsc::Queue<u32, 64>>(), 384 + 64 * 4);
+        // The struct's size rounds up to its 128-byte alignment.
+        assert_eq!(core::mem::size_of::<RingBuffer<u8, 4>>(), 384);
     }
 }

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::dag::{Dag, NodeId};
+use crate::dag::{Dag, DagError, NodeId};
 use crate::ring::RingBuffer;
 
 use super::engine::{Bodies, Engine, Finished};
@@ -94,13 +94,44 @@ impl<
         const RING: usize,
     > TaskManager<'d, I, V, E, NODES, EDGES, RUNS, ITEMS, RING>
 {
+    /// `RUNS` in range: evaluated when a manager type is used, so a bad `RUNS` is a compile
+    /// error wherever the manager is built.
+    const RUNS_IN_RANGE: () = assert!(
+        RUNS >= 1 && RUNS <= RunId::MAX_SLOTS,
+        "TaskManager: RUNS must be 1..=4096"
+    );
+
     /// A manager for `dag` with every run slot free.
+    ///
+    /// `RUNS` outside 1..=4096 is a compile error:
+    ///
+    /// ```
+    /// # use ringdag_core::dag::{Dag, DagBuilder};
+    /// # use ringdag_core::sched::{Context, TaskManager};
+    /// # fn one(_: &mut Context<'_, u32, u32>) -> Result<u32, ()> { Ok(1) }
+    /// let dag: Dag<u32, u32, (), 1, 1> = DagBuilder::new().task("a", one).build().unwrap();
+    /// let tm = TaskManager::<u32, u32, (), 1, 1, 1, 0, 4>::new(&dag); // RUNS = 1
+    /// # let _ = tm;
+    /// ```
+    ///
+    /// ```compile_fail
+    /// # use ringdag_core::dag::{Dag, DagBuilder};
+    /// # use ringdag_core::sched::{Context, TaskManager};
+    /// # fn one(_: &mut Context<'_, u32, u32>) -> Result<u32, ()> { Ok(1) }
+    /// let dag: Dag<u32, u32, (), 1, 1> = DagBuilder::new().task("a", one).build().unwrap();
+    /// let tm = TaskManager::<u32, u32, (), 1, 1, 0, 0, 4>::new(&dag); // RUNS = 0
+    /// # let _ = tm;
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the DAG's iterators need more than `ITEMS` item slots
+    /// ([`Dag::item_slots`](crate::dag::Dag::item_slots)): a compile error when `new` is
+    /// evaluated in a `static` or `const`, a panic at run time. [`try_new`](Self::try_new)
+    /// returns that case as an error instead.
     #[cfg(not(loom))]
     pub const fn new(dag: &'d Dag<I, V, E, NODES, EDGES>) -> Self {
-        assert!(
-            RUNS >= 1 && RUNS <= RunId::MAX_SLOTS,
-            "TaskManager: RUNS must be 1..=4096"
-        );
+        let () = Self::RUNS_IN_RANGE;
         assert!(
             dag.item_slots() <= ITEMS,
             "TaskManager: the DAG's iterators need more than ITEMS item slots"
@@ -120,10 +151,7 @@ impl<
     /// A manager for `dag` (loom build).
     #[cfg(loom)]
     pub fn new(dag: &'d Dag<I, V, E, NODES, EDGES>) -> Self {
-        assert!(
-            RUNS >= 1 && RUNS <= RunId::MAX_SLOTS,
-            "TaskManager: RUNS must be 1..=4096"
-        );
+        let () = Self::RUNS_IN_RANGE;
         assert!(dag.item_slots() <= ITEMS, "TaskManager: not enough ITEMS");
         Self {
             dag,
@@ -135,6 +163,22 @@ impl<
             results: RingBuffer::new(),
             shared: Shared::new(),
         }
+    }
+
+    /// [`new`](Self::new), with a DAG that needs more item slots than `ITEMS` returned as
+    /// an error.
+    ///
+    /// # Errors
+    ///
+    /// [`DagError::NotEnoughItemSlots`] when `dag.item_slots() > ITEMS`.
+    pub fn try_new(dag: &'d Dag<I, V, E, NODES, EDGES>) -> Result<Self, DagError> {
+        if dag.item_slots() > ITEMS {
+            return Err(DagError::NotEnoughItemSlots {
+                needed: dag.item_slots(),
+                capacity: ITEMS,
+            });
+        }
+        Ok(Self::new(dag))
     }
 
     /// The engine over this manager's storage (a bundle of references, cheap to build).
