@@ -300,8 +300,9 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             // so what we check next (and this worker's next look at the rings) finds it.
             fence(Ordering::SeqCst);
             // Pushes made while the flag was set notified nobody: pass the wake-up on while
-            // there is work for more than this worker (it may block in a body).
-            if self.waiting.load(Ordering::Relaxed) > 0 && engine.queued() > 1 {
+            // there is work for more than this worker (it may block in a body), counting
+            // entries parked for lack of ring space.
+            if self.waiting.load(Ordering::Relaxed) > 0 && engine.queued() + engine.parked() > 1 {
                 self.wake_pending.store(true, Ordering::Relaxed);
                 self.wake.notify_one();
                 self.wakes.fetch_add(1, Ordering::Relaxed);

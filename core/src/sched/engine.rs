@@ -1862,6 +1862,12 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         self.queues.iter().map(|q| q.len()).sum::<usize>() + self.deque_len()
     }
 
+    /// Entries parked because a ring was full, waiting for room (a snapshot; retries waiting
+    /// for their tick are [`deferred`](Self::deferred)).
+    pub fn parked(&self) -> usize {
+        self.shared.parked.load(Relaxed) as usize
+    }
+
     /// Entries in the high and low task rings (a snapshot).
     pub fn ring_depths(&self) -> [usize; 2] {
         [self.queues[0].len(), self.queues[1].len()]
