@@ -5,7 +5,7 @@
 #      (a seed only changes thread scheduling and weak-memory choices; these tests have one
 #      thread, and each extra seed would cost the whole run again);
 #   3. the multi-threaded ring tests (ring_stress, ring_zero_sized): 8 seeds;
-#   4. the scheduler's integration tests (tests/sched_*.rs): one seed.
+#   4. the scheduler's integration tests (tests/sched_*.rs) and tests/dag_validation.rs: one seed.
 # Loop counts shrink under `cfg(miri)`; proptest properties are `cfg_attr(miri, ignore)`d and
 # fixed-sequence runs of the same models replace them.
 #
