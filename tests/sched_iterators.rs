@@ -399,6 +399,8 @@ fn try_new_rejects_a_manager_with_fewer_item_slots_than_the_dag_needs() {
         }
     );
     assert!(err.to_string().contains("item slots"), "{err}");
+    // Exactly as many as needed is enough.
+    assert!(TaskManager::<u64, u64, u32, 8, 8, 4, { K as usize }, 16>::try_new(&dag).is_ok());
     let tm = Box::new(Tm::try_new(&dag).expect("16 item slots are enough"));
     let id = tm.submit(3).unwrap();
     while tm.step() > 0 {}

@@ -441,7 +441,7 @@ impl DagError {
             Self::BadRetryPolicy { .. } => "DAG: retry attempts must be 1..=31",
             Self::BufferTooSmall => "DAG: compile buffers too small",
             Self::NotEnoughItemSlots { .. } => {
-                "TaskManager: the DAG's iterators need more than ITEMS item slots"
+                "DAG: the iterators need more item slots than the manager's ITEMS"
             }
         }
     }

@@ -39,8 +39,11 @@ impl<I, V, E, const NODES: usize, const EDGES: usize> Bodies<I, V, E>
 ///
 /// # Panics
 ///
-/// `new` panics, at compile time when used in a `const` or `static`, if `RUNS` is 0 or above
-/// [`RunId::MAX_SLOTS`], or if the DAG's iterators need more than `ITEMS` item slots.
+/// Building a manager whose `RUNS` is 0 or above [`RunId::MAX_SLOTS`], or whose `NODES` is
+/// [`Entry::MAX_NODES`] or more, fails to compile (when `new` is compiled for that type:
+/// `cargo build`, not `cargo check`). `new` panics, at compile time when evaluated in a
+/// `const` or `static`, if the DAG's iterators need more than `ITEMS` item slots;
+/// [`try_new`](Self::try_new) returns that case as an error.
 pub struct TaskManager<
     'd,
     I,
@@ -94,16 +97,23 @@ impl<
         const RING: usize,
     > TaskManager<'d, I, V, E, NODES, EDGES, RUNS, ITEMS, RING>
 {
-    /// `RUNS` in range: evaluated when a manager type is used, so a bad `RUNS` is a compile
-    /// error wherever the manager is built.
-    const RUNS_IN_RANGE: () = assert!(
-        RUNS >= 1 && RUNS <= RunId::MAX_SLOTS,
-        "TaskManager: RUNS must be 1..=4096"
-    );
+    /// `RUNS` and `NODES` in the scheduler's range (what [`Engine::new`] checks at run time):
+    /// evaluated when `new` is compiled for a manager type, so a bad value is a build error
+    /// wherever a manager is built, not only in a `static`.
+    const RUNS_IN_RANGE: () = {
+        assert!(
+            RUNS >= 1 && RUNS <= RunId::MAX_SLOTS,
+            "TaskManager: RUNS must be 1..=4096"
+        );
+        assert!(
+            NODES < Entry::MAX_NODES,
+            "TaskManager: NODES must be below 2^24"
+        );
+    };
 
     /// A manager for `dag` with every run slot free.
     ///
-    /// `RUNS` outside 1..=4096 is a compile error:
+    /// `RUNS` outside 1..=4096 is a build error:
     ///
     /// ```
     /// # use ringdag_core::dag::{Dag, DagBuilder};
@@ -152,7 +162,10 @@ impl<
     #[cfg(loom)]
     pub fn new(dag: &'d Dag<I, V, E, NODES, EDGES>) -> Self {
         let () = Self::RUNS_IN_RANGE;
-        assert!(dag.item_slots() <= ITEMS, "TaskManager: not enough ITEMS");
+        assert!(
+            dag.item_slots() <= ITEMS,
+            "TaskManager: the DAG's iterators need more than ITEMS item slots"
+        );
         Self {
             dag,
             runs: core::array::from_fn(|_| RunSlot::new()),
