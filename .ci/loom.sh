@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# loom models of the MPMC ring (core/tests/loom_ring.rs), the worker deque (core/tests/loom_deque.rs) and the scheduler's completion paths (core/tests/loom_sched.rs): every interleaving of 2 to 3 threads
+# loom models of the MPMC ring (core/tests/loom_ring.rs), the worker deque (core/tests/loom_deque.rs), the scheduler's completion paths (core/tests/loom_sched.rs) and the runtime's park/wake protocol (runtime/tests/loom_park.rs): every interleaving of 2 to 3 threads
 # on rings of capacity 1 to 4, up to LOOM_MAX_PREEMPTIONS preemptions per run.
 #
 # Separate target dir: `--cfg loom` in RUSTFLAGS changes every crate's build (~45 s cold,
@@ -14,3 +14,10 @@ export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
 cargo test -p ringdag-core --release --test loom_ring --test loom_sched --test loom_deque --target-dir target/loom "$@"
+
+# The runtime's park/wake protocol (runtime/src/sleep.rs over loom's types): no `--cfg loom`
+# needed (the model includes that file itself); one preemption deeper than the default run
+# in the test suite.
+unset RUSTFLAGS
+LOOM_MAX_PREEMPTIONS="$((LOOM_MAX_PREEMPTIONS + 1))" \
+    cargo test -p ringdag-runtime --release --test loom_park "$@"

@@ -3,10 +3,10 @@
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ringdag_core::dag::NodeId;
 use ringdag_core::ring::RingBuffer;
@@ -16,15 +16,13 @@ use ringdag_core::sched::{
 };
 
 use crate::graph::Graph;
+use crate::sleep::{Sleep, Work};
 use crate::trace::{TraceEvent, TraceLog};
 
 /// Runtime lifecycle.
 pub(crate) const RUNNING: u8 = 0;
 pub(crate) const DRAINING: u8 = 1;
 pub(crate) const STOPPING: u8 = 2;
-
-/// How often a parked worker other than the timekeeper looks for due retries.
-const DEFERRED_POLL: Duration = Duration::from_millis(50);
 
 /// Per-run-slot notification state for [`RunHandle`](crate::RunHandle)s.
 #[derive(Default)]
@@ -59,21 +57,10 @@ pub(crate) struct Inner<I, V, E> {
     /// Per run slot: the node and message of each panic on a node's last attempt (empty
     /// unless a node panicked; cleared, keeping its capacity, when the slot is freed).
     pub(crate) panics: Box<[Mutex<Vec<PanicRecord>>]>,
-    sleep: Mutex<()>,
-    wake: Condvar,
-    sleepers: AtomicUsize,
-    /// Workers blocked in the condition variable (changed under `sleep`).
-    waiting: AtomicUsize,
-    /// A notification was sent (under `sleep`, to a waiting worker) and that worker has not
-    /// woken yet: another one would find nobody new to wake. Cleared by the woken worker.
-    wake_pending: AtomicBool,
-    /// A parked worker is waking every tick for deferred retries (see `park`). Read and
-    /// written under `sleep` only, so Relaxed.
-    timekeeper: AtomicBool,
+    /// Idle workers' parking and waking (`sleep.rs`).
+    pub(crate) sleep: Sleep,
     pub(crate) lifecycle: AtomicU8,
     pub(crate) clock: Instant,
-    pub(crate) parks: AtomicU64,
-    pub(crate) wakes: AtomicU64,
     pub(crate) batch: usize,
     pub(crate) spins: u32,
     pub(crate) workers: usize,
@@ -167,16 +154,9 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             deques: boxed(cfg.workers, WorkerDeque::new),
             waiters: boxed(cfg.runs, Waiter::default),
             panics: boxed(cfg.runs, || Mutex::new(Vec::new())),
-            sleep: Mutex::new(()),
-            wake: Condvar::new(),
-            sleepers: AtomicUsize::new(0),
-            waiting: AtomicUsize::new(0),
-            wake_pending: AtomicBool::new(false),
-            timekeeper: AtomicBool::new(false),
+            sleep: Sleep::new(),
             lifecycle: AtomicU8::new(RUNNING),
             clock: Instant::now(),
-            parks: AtomicU64::new(0),
-            wakes: AtomicU64::new(0),
             batch: cfg.batch,
             spins: cfg.spins,
             workers: cfg.workers,
@@ -259,61 +239,14 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
     }
 
     fn park(&self, engine: &Engine<'_, I, V, E>) {
-        let guard = self.sleep.lock().unwrap_or_else(|e| e.into_inner());
-        self.sleepers.fetch_add(1, Ordering::SeqCst);
-        // SeqCst fence: pairs with the fence in `work_available`. Either the waker sees our
-        // `sleepers` increment, or we see the work it published (Dekker pattern).
-        fence(Ordering::SeqCst);
-        let exiting =
-            self.lifecycle.load(Ordering::Acquire) != RUNNING && engine.active_runs() == 0;
-        if (!engine.has_ready_work() || engine.is_paused()) && !exiting {
-            self.parks.fetch_add(1, Ordering::Relaxed);
-            self.waiting.fetch_add(1, Ordering::Relaxed);
-            // Retries waiting for a tick need a timed wake; otherwise sleep until notified.
-            // One parked worker at a time (the timekeeper) wakes every tick for them; the
-            // others wake every `DEFERRED_POLL`, in case the timekeeper is busy in a body
-            // meanwhile, so that a long back-off costs one wake per tick, not one per worker.
-            let _guard = if engine.deferred() > 0 {
-                let keeper = !self.timekeeper.swap(true, Ordering::Relaxed);
-                let period = if keeper {
-                    Duration::from_millis(1)
-                } else {
-                    DEFERRED_POLL
-                };
-                let g = match self.wake.wait_timeout(guard, period) {
-                    Ok((g, _)) => g,
-                    Err(e) => e.into_inner().0,
-                };
-                if keeper {
-                    self.timekeeper.store(false, Ordering::Relaxed);
-                }
-                g
-            } else {
-                self.wake.wait(guard).unwrap_or_else(|e| e.into_inner())
-            };
-            self.waiting.fetch_sub(1, Ordering::Relaxed);
-            // Under `sleep`: whichever waiter wakes first (notified, spuriously or timed out)
-            // lets later pushes notify again.
-            self.wake_pending.store(false, Ordering::Relaxed);
-            // SeqCst fence: pairs with the one in `work_available`. A pusher that still saw
-            // the flag set and skipped its notification published its work before its fence,
-            // so what we check next (and this worker's next look at the rings) finds it.
-            fence(Ordering::SeqCst);
-            // Pushes made while the flag was set notified nobody: pass the wake-up on while
-            // there is work for more than this worker (it may block in a body), counting
-            // entries parked for lack of ring space.
-            if self.waiting.load(Ordering::Relaxed) > 0 && engine.queued() + engine.parked() > 1 {
-                self.wake_pending.store(true, Ordering::Relaxed);
-                self.wake.notify_one();
-                self.wakes.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        self.sleep.park(&EngineWork {
+            engine,
+            lifecycle: &self.lifecycle,
+        });
     }
 
     pub(crate) fn wake_all(&self) {
-        let _guard = self.sleep.lock().unwrap_or_else(|e| e.into_inner());
-        self.wake.notify_all();
+        self.sleep.wake_all();
     }
 
     /// Frees the slot of a finished run whose handle is gone.
@@ -334,24 +267,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks 
     }
 
     fn work_available(&self) {
-        // SeqCst fence: pairs with the fence in `park` (see there).
-        fence(Ordering::SeqCst);
-        // One wake-up in flight at a time: while the woken worker has not left `park`, more
-        // notifications (a mutex and a futex call per push) would find nobody new to wake.
-        // The woken worker, once running, sees all the work and wakes the next sleeper itself
-        // when it pushes.
-        if self.sleepers.load(Ordering::Relaxed) > 0 && !self.wake_pending.load(Ordering::Relaxed) {
-            let _guard = self.sleep.lock().unwrap_or_else(|e| e.into_inner());
-            // Under `sleep`: a worker counted in `waiting` is blocked in the condition
-            // variable, so this notification reaches one, which then clears the flag.
-            if self.waiting.load(Ordering::Relaxed) > 0
-                && !self.wake_pending.load(Ordering::Relaxed)
-            {
-                self.wake_pending.store(true, Ordering::Relaxed);
-                self.wake.notify_one();
-                self.wakes.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.sleep.work_available();
     }
 
     fn run_finished(&self, run: RunId) {
@@ -380,6 +296,31 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks 
             }
         }
         self.waiters[slot].done.notify_all();
+    }
+}
+
+/// What a parking worker of this runtime asks about the work: its engine's view.
+struct EngineWork<'e, 'a, I, V, E> {
+    engine: &'e Engine<'a, I, V, E>,
+    lifecycle: &'e AtomicU8,
+}
+
+impl<I: Copy, V: Copy, E: Copy> Work for EngineWork<'_, '_, I, V, E> {
+    fn ready(&self) -> bool {
+        self.engine.has_ready_work()
+    }
+    fn paused(&self) -> bool {
+        self.engine.is_paused()
+    }
+    fn exiting(&self) -> bool {
+        self.lifecycle.load(Ordering::Acquire) != RUNNING && self.engine.active_runs() == 0
+    }
+    fn deferred(&self) -> usize {
+        self.engine.deferred()
+    }
+    fn backlog(&self) -> usize {
+        // Entries parked for lack of ring space count: a second worker picks them up too.
+        self.engine.queued() + self.engine.parked()
     }
 }
 
