@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # loom models of the MPMC ring (core/tests/loom_ring.rs), the worker deque (core/tests/loom_deque.rs), the scheduler's completion paths (core/tests/loom_sched.rs) and the runtime's park/wake protocol (runtime/tests/loom_park.rs): every interleaving of 2 to 3 threads
-# on rings of capacity 1 to 4, up to LOOM_MAX_PREEMPTIONS preemptions per run.
+# on rings of capacity 1 to 4, up to LOOM_MAX_PREEMPTIONS preemptions per run (the park model:
+# LOOM_PARK_PREEMPTIONS, see the end).
 #
-# Separate target dir: `--cfg loom` in RUSTFLAGS changes every crate's build (~45 s cold,
-# the models themselves run in about a second with 2 preemptions, ~2 s with 3).
+# Separate target dir for the core models: `--cfg loom` in RUSTFLAGS changes every crate's
+# build (~45 s cold; the scheduler models take about 80 s with 2 preemptions).
 #
-#   LOOM_MAX_PREEMPTIONS=3 .ci/loom.sh     # deeper search (default 2)
+#   LOOM_MAX_PREEMPTIONS=3 .ci/loom.sh     # deeper search of the core models (default 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,8 +17,9 @@ export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 cargo test -p ringdag-core --release --test loom_ring --test loom_sched --test loom_deque --target-dir target/loom "$@"
 
 # The runtime's park/wake protocol (runtime/src/sleep.rs over loom's types): no `--cfg loom`
-# needed (the model includes that file itself); one preemption deeper than the default run
-# in the test suite.
-unset RUSTFLAGS
-LOOM_MAX_PREEMPTIONS="$((LOOM_MAX_PREEMPTIONS + 1))" \
-    cargo test -p ringdag-runtime --release --test loom_park "$@"
+# needed (the model includes that file itself). The test suite runs it with 2 preemptions;
+# here 3 by default (LOOM_PARK_PREEMPTIONS), about 30 s. Arguments above are for the core
+# models only.
+unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
+LOOM_MAX_PREEMPTIONS="${LOOM_PARK_PREEMPTIONS:-3}" \
+    cargo test -p ringdag-runtime --release --test loom_park

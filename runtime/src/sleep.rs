@@ -112,8 +112,9 @@ impl Sleep {
             // so what we check next (and this worker's next look for work) finds it.
             fence(Ordering::SeqCst);
             // Pushes made while the flag was set notified nobody: pass the wake-up on while
-            // there is work for more than this worker (it may block in a body).
-            if self.waiting.load(Ordering::Relaxed) > 0 && work.backlog() > 1 {
+            // there is work for more than this worker (it may block in a body), unless work
+            // is paused (nobody could start it; resuming wakes every worker).
+            if self.waiting.load(Ordering::Relaxed) > 0 && work.backlog() > 1 && !work.paused() {
                 self.wake_pending.store(true, Ordering::Relaxed);
                 self.wake.notify_one();
                 self.wakes.fetch_add(1, Ordering::Relaxed);

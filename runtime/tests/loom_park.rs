@@ -6,12 +6,17 @@
 //!
 //! The model's work is a counter of items: a push is a Relaxed increment (the runtime's rings
 //! publish with Release, so this is weaker), `ready` a Relaxed load; only the protocol's own
-//! fences order them. `LOOM_MAX_PREEMPTIONS` bounds the search: 2 by default (about a second;
-//! the suite also runs under qemu-user), 3 in `.ci/loom.sh` (about 25 s). With the Dekker
-//! fences of `park` and `work_available` removed, or the woken worker not clearing
-//! `wake_pending`, the models deadlock (checked by hand). The fence after that clearing is not
-//! needed for liveness (the next `park`'s fence covers it): it makes the pass-on count see
-//! the work sooner.
+//! fences order them. `LOOM_MAX_PREEMPTIONS` bounds the search: 2 by default (about 1.5 s;
+//! the suite also runs under qemu-user), 3 in `.ci/loom.sh` (about 33 s). Each model asserts
+//! that its runs reached the parking it is about (loom's reduction skips interleavings).
+//!
+//! Checked by hand: with the Dekker fences of `park` and `work_available` removed, with the
+//! woken worker not clearing `wake_pending`, or without the pass-on, a model deadlocks. The
+//! fence after that clearing is not needed for liveness (the next `park`'s fence covers it):
+//! it makes the pass-on count see the work sooner.
+//!
+//! Not modelled: timed waits for deferred retries (loom's `wait_timeout` never times out),
+//! pause and resume, shutdown through the runtime's lifecycle, and workers that publish.
 
 /// The synchronisation types `sleep.rs` is written over.
 mod shim {
@@ -22,6 +27,8 @@ mod shim {
 #[allow(dead_code)]
 #[path = "../src/sleep.rs"]
 mod sleep;
+
+use std::collections::BTreeSet;
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use loom::sync::Arc;
@@ -82,11 +89,14 @@ impl Model {
         false
     }
 
-    /// A worker's loop: take while there is work, park when there is none, leave once
-    /// everything was taken.
-    fn work(&self) {
-        loop {
+    /// A worker's loop: take while there is work (at most `cap` items: a worker that took
+    /// its last one stays in that item's body for good, as one blocked in a body does),
+    /// park when there is none, leave once everything was taken.
+    fn work(&self, cap: usize) {
+        let mut mine = 0;
+        while mine < cap {
             if self.take() {
+                mine += 1;
                 continue;
             }
             if self.stop.load(Acquire) {
@@ -97,7 +107,14 @@ impl Model {
     }
 }
 
-fn model(workers: usize, publishers: usize, per_publisher: usize) {
+/// What one run of a model did: (times a worker blocked, notifications sent to one worker).
+type Outcome = (u64, u64);
+
+/// Runs the model under loom (every interleaving up to the preemption bound) and returns the
+/// outcomes its runs produced. Workers take at most `cap` items each.
+fn model(workers: usize, publishers: usize, per_publisher: usize, cap: usize) -> BTreeSet<Outcome> {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
+    let sink = std::sync::Arc::clone(&seen);
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(2);
@@ -113,7 +130,7 @@ fn model(workers: usize, publishers: usize, per_publisher: usize) {
         let mut threads = Vec::new();
         for _ in 0..workers {
             let m = Arc::clone(&m);
-            threads.push(thread::spawn(move || m.work()));
+            threads.push(thread::spawn(move || m.work(cap)));
         }
         for _ in 1..publishers {
             let m = Arc::clone(&m);
@@ -132,23 +149,56 @@ fn model(workers: usize, publishers: usize, per_publisher: usize) {
         }
         assert_eq!(m.taken.load(Relaxed), publishers * per_publisher);
         assert_eq!(m.items.load(Relaxed), 0);
+        let outcome = (m.sleep.parks.load(Relaxed), m.sleep.wakes.load(Relaxed));
+        sink.lock().unwrap().insert(outcome);
     });
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    seen
+}
+
+/// Asserts that some run of the model reached what `pred` describes (loom's reduction skips
+/// interleavings: a model that never parked would prove nothing).
+#[track_caller]
+fn assert_reached(outcomes: &BTreeSet<Outcome>, what: &str, pred: impl Fn(&Outcome) -> bool) {
+    assert!(
+        outcomes.iter().any(pred),
+        "no run reached: {what}; (parks, wakes) seen: {outcomes:?}"
+    );
 }
 
 /// One worker, one publisher pushing twice: the worker parks between the items.
 #[test]
 fn a_parked_worker_is_woken_for_every_push() {
-    model(1, 1, 2);
+    let seen = model(1, 1, 2, usize::MAX);
+    assert_reached(&seen, "the worker blocked twice", |&(parks, _)| parks >= 2);
 }
 
-/// Two workers, one publisher: the one wake-up in flight is passed on.
+/// Two workers, one publisher.
 #[test]
 fn two_parked_workers_and_a_publisher_lose_no_wake_up() {
-    model(2, 1, 2);
+    let seen = model(2, 1, 2, usize::MAX);
+    assert_reached(&seen, "both workers blocked", |&(parks, _)| parks >= 2);
 }
 
 /// One worker, two publishers racing.
 #[test]
 fn racing_publishers_lose_no_wake_up() {
-    model(1, 2, 1);
+    let seen = model(1, 2, 1, usize::MAX);
+    assert_reached(&seen, "the worker blocked", |&(parks, wakes)| {
+        parks >= 1 && wakes >= 1
+    });
+}
+
+/// Two workers, each of which stays in the body of the first item it takes (as a worker
+/// blocked in a body does), and two items from one publisher. While the first wake-up is in
+/// flight the publisher skips notifying; the woken worker must pass the wake-up on, or the
+/// second item waits for ever: the pass-on is what this model checks.
+#[test]
+fn the_woken_worker_passes_the_wake_up_on() {
+    let seen = model(2, 1, 2, 1);
+    assert_reached(
+        &seen,
+        "both workers blocked and were woken",
+        |&(parks, wakes)| parks >= 2 && wakes >= 2,
+    );
 }
