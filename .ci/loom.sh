@@ -18,7 +18,7 @@ cargo test -p ringdag-core --release --test loom_ring --test loom_sched --test l
 
 # The runtime's park/wake protocol (runtime/src/sleep.rs over loom's types): no `--cfg loom`
 # needed (the model includes that file itself). The test suite runs it with 2 preemptions;
-# here 3 by default (LOOM_PARK_PREEMPTIONS), about 30 s. Arguments above are for the core
+# here 3 by default (LOOM_PARK_PREEMPTIONS), about 40 s. Arguments above are for the core
 # models only.
 unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
 LOOM_MAX_PREEMPTIONS="${LOOM_PARK_PREEMPTIONS:-3}" \

@@ -6,8 +6,8 @@
 //!
 //! The model's work is a counter of items: a push is a Relaxed increment (the runtime's rings
 //! publish with Release, so this is weaker), `ready` a Relaxed load; only the protocol's own
-//! fences order them. `LOOM_MAX_PREEMPTIONS` bounds the search: 2 by default (about 1.5 s;
-//! the suite also runs under qemu-user), 3 in `.ci/loom.sh` (about 33 s). Each model asserts
+//! fences order them. `LOOM_MAX_PREEMPTIONS` bounds the search: 2 by default (about 2 s;
+//! the suite also runs under qemu-user), 3 in `.ci/loom.sh` (about 40 s). Each model asserts
 //! that its runs reached the parking it is about (loom's reduction skips interleavings).
 //!
 //! Checked by hand: with the Dekker fences of `park` and `work_available` removed, with the
@@ -15,8 +15,10 @@
 //! fence after that clearing is not needed for liveness (the next `park`'s fence covers it):
 //! it makes the pass-on count see the work sooner.
 //!
-//! Not modelled: timed waits for deferred retries (loom's `wait_timeout` never times out),
-//! pause and resume, shutdown through the runtime's lifecycle, and workers that publish.
+//! Also modelled: work queued while starting is paused, then a resume (a resume that does
+//! not wake the parked workers deadlocks); a worker publishing from a body. Not modelled:
+//! timed waits for deferred retries (loom's `wait_timeout` never times out) and shutdown
+//! through the runtime's lifecycle.
 
 /// The synchronisation types `sleep.rs` is written over.
 mod shim {
@@ -37,12 +39,15 @@ use loom::thread;
 use sleep::{Sleep, Work};
 
 /// Items pushed and not yet taken, how many were taken, and the stop flag the last taker
-/// sets.
+/// sets; whether starting items is paused, and how many taken items still push a successor
+/// from their body (a worker publishing, as one that makes successors ready does).
 struct Model {
     items: AtomicUsize,
     taken: AtomicUsize,
     total: usize,
     stop: AtomicBool,
+    paused: AtomicBool,
+    spawn: AtomicUsize,
     sleep: Sleep,
 }
 
@@ -51,7 +56,7 @@ impl Work for Model {
         self.items.load(Relaxed) > 0
     }
     fn paused(&self) -> bool {
-        false
+        self.paused.load(Relaxed)
     }
     fn exiting(&self) -> bool {
         self.stop.load(Acquire)
@@ -70,12 +75,23 @@ impl Model {
         self.sleep.work_available();
     }
 
-    /// Takes an item if there is one.
+    /// Takes an item if there is one and starting items is not paused; runs its body (which
+    /// may push a successor).
     fn take(&self) -> bool {
+        if self.paused.load(Acquire) {
+            return false;
+        }
         let mut n = self.items.load(Relaxed);
         while n > 0 {
             match self.items.compare_exchange(n, n - 1, Relaxed, Relaxed) {
                 Ok(_) => {
+                    let spawns = self
+                        .spawn
+                        .fetch_update(Relaxed, Relaxed, |k| k.checked_sub(1))
+                        .is_ok();
+                    if spawns {
+                        self.push();
+                    }
                     if self.taken.fetch_add(1, AcqRel) + 1 == self.total {
                         // Release: pairs with the Acquire loads of `stop`.
                         self.stop.store(true, Release);
@@ -110,9 +126,53 @@ impl Model {
 /// What one run of a model did: (times a worker blocked, notifications sent to one worker).
 type Outcome = (u64, u64);
 
+/// One model's shape.
+#[derive(Clone, Copy)]
+struct Shape {
+    workers: usize,
+    publishers: usize,
+    per_publisher: usize,
+    /// Items a worker takes at most (it stays in the body of its last one).
+    cap: usize,
+    /// Taken items that push a successor from their body.
+    spawn: usize,
+    /// The first publisher (the main thread) pushes while starting is paused, then resumes
+    /// the way `Runtime::resume` does.
+    paused: bool,
+}
+
+impl Shape {
+    const fn new(workers: usize, publishers: usize, per_publisher: usize) -> Self {
+        Self {
+            workers,
+            publishers,
+            per_publisher,
+            cap: usize::MAX,
+            spawn: 0,
+            paused: false,
+        }
+    }
+}
+
+fn model(w: usize, p: usize, per: usize, cap: usize) -> BTreeSet<Outcome> {
+    explore(Shape {
+        cap,
+        ..Shape::new(w, p, per)
+    })
+}
+
 /// Runs the model under loom (every interleaving up to the preemption bound) and returns the
-/// outcomes its runs produced. Workers take at most `cap` items each.
-fn model(workers: usize, publishers: usize, per_publisher: usize, cap: usize) -> BTreeSet<Outcome> {
+/// outcomes its runs produced.
+fn explore(shape: Shape) -> BTreeSet<Outcome> {
+    let Shape {
+        workers,
+        publishers,
+        per_publisher,
+        cap,
+        spawn,
+        paused,
+    } = shape;
+    let total = publishers * per_publisher + spawn;
     let seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
     let sink = std::sync::Arc::clone(&seen);
     let mut builder = loom::model::Builder::new();
@@ -123,8 +183,10 @@ fn model(workers: usize, publishers: usize, per_publisher: usize, cap: usize) ->
         let m = Arc::new(Model {
             items: AtomicUsize::new(0),
             taken: AtomicUsize::new(0),
-            total: publishers * per_publisher,
+            total,
             stop: AtomicBool::new(false),
+            paused: AtomicBool::new(paused),
+            spawn: AtomicUsize::new(spawn),
             sleep: Sleep::new(),
         });
         let mut threads = Vec::new();
@@ -144,10 +206,15 @@ fn model(workers: usize, publishers: usize, per_publisher: usize, cap: usize) ->
         for _ in 0..per_publisher {
             m.push();
         }
+        if paused {
+            // `Runtime::resume`: the engine's flag, then every parked worker woken.
+            m.paused.store(false, Release);
+            m.sleep.wake_all();
+        }
         for t in threads {
             t.join().unwrap();
         }
-        assert_eq!(m.taken.load(Relaxed), publishers * per_publisher);
+        assert_eq!(m.taken.load(Relaxed), total);
         assert_eq!(m.items.load(Relaxed), 0);
         let outcome = (m.sleep.parks.load(Relaxed), m.sleep.wakes.load(Relaxed));
         sink.lock().unwrap().insert(outcome);
@@ -201,4 +268,29 @@ fn the_woken_worker_passes_the_wake_up_on() {
         "both workers blocked and were woken",
         |&(parks, wakes)| parks >= 2 && wakes >= 2,
     );
+}
+
+/// Work pushed while starting is paused is started after the resume: the workers that parked
+/// (paused, with work waiting) are all woken by it.
+#[test]
+fn work_queued_while_paused_starts_after_the_resume() {
+    let seen = explore(Shape {
+        paused: true,
+        ..Shape::new(1, 1, 1)
+    });
+    assert_reached(&seen, "the worker blocked while paused", |&(parks, _)| {
+        parks >= 1
+    });
+}
+
+/// A worker publishes: the body of the first item pushes a successor and then stays in that
+/// body, so the other, parked worker must be woken for the successor.
+#[test]
+fn a_worker_publishing_from_a_body_wakes_a_parked_one() {
+    let seen = explore(Shape {
+        cap: 1,
+        spawn: 1,
+        ..Shape::new(2, 1, 1)
+    });
+    assert_reached(&seen, "both workers blocked", |&(parks, _)| parks >= 2);
 }
