@@ -47,6 +47,21 @@ fn schedstat_ns() -> Option<u64> {
     Some(total)
 }
 
+/// Prints the CPU time between two [`schedstat_ns`] readings taken `wall` apart.
+fn print_cpu(label: &str, n0: Option<u64>, n1: Option<u64>, wall: Duration, note: &str) {
+    match (n0, n1) {
+        (Some(a), Some(b)) => println!(
+            "{label} {:.3} ms over {wall:.2?} = {:.4} % of one core{note}",
+            (b - a) as f64 / 1e6,
+            (b - a) as f64 / wall.as_nanos() as f64 * 100.0
+        ),
+        _ => println!(
+            "{}: /proc/self/task/*/schedstat unavailable",
+            label.trim_end()
+        ),
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -113,14 +128,7 @@ fn main() {
         ),
         _ => println!("idle CPU: /proc/self/stat unavailable"),
     }
-    match (n0, n1) {
-        (Some(a), Some(b)) => println!(
-            "idle CPU (task schedstat)      {:.3} ms over {wall:.2?} = {:.4} % of one core",
-            (b - a) as f64 / 1e6,
-            (b - a) as f64 / wall.as_nanos() as f64 * 100.0
-        ),
-        _ => println!("idle CPU: /proc/self/task/*/schedstat unavailable"),
-    }
+    print_cpu("idle CPU (task schedstat)     ", n0, n1, wall, "");
     println!(
         "parks/wakes while idle         {} / {}",
         m1.parks - m0.parks,
@@ -176,12 +184,11 @@ fn main() {
     let (n0, wall) = (schedstat_ns(), Instant::now());
     let outcome = rt.submit(()).expect("submit").wait().outcome();
     let (n1, wall) = (schedstat_ns(), wall.elapsed());
-    match (n0, n1) {
-        (Some(a), Some(b)) => println!(
-            "back-off CPU (task schedstat)  {:.1} ms over {wall:.2?} = {:.1} % of one core ({outcome:?})",
-            (b - a) as f64 / 1e6,
-            (b - a) as f64 / wall.as_nanos() as f64 * 100.0
-        ),
-        _ => println!("back-off CPU: /proc/self/task/*/schedstat unavailable"),
-    }
+    print_cpu(
+        "back-off CPU (task schedstat) ",
+        n0,
+        n1,
+        wall,
+        &format!(" ({outcome:?})"),
+    );
 }

@@ -496,6 +496,24 @@ fn proc_shows_thread_names() -> bool {
     seen
 }
 
+/// The `ringdag-*` threads now, where /proc shows thread names (`None` under qemu-user).
+#[cfg(target_os = "linux")]
+fn visible_ringdag_threads() -> Option<usize> {
+    proc_shows_thread_names().then(ringdag_threads)
+}
+
+/// Waits until the `ringdag-*` threads are back to `before` (from
+/// [`visible_ringdag_threads`]; nothing to check where names are not visible). The kernel
+/// removes an exited thread's /proc entry just after `join` can return.
+#[cfg(target_os = "linux")]
+fn eventually_ringdag_threads_back_to(before: Option<usize>) {
+    if let Some(before) = before {
+        eventually("worker threads gone from /proc", || {
+            ringdag_threads() == before
+        });
+    }
+}
+
 #[cfg(target_os = "linux")]
 fn ringdag_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -520,8 +538,7 @@ fn dropping_the_runtime_joins_every_worker_thread() {
     // Under qemu-user (the aarch64/armv7 CI runs) /proc shows the emulator's threads without
     // the names the guest gave them; there the `freed` witness below is the proof, and the
     // /proc count is checked wherever thread names are visible.
-    let names_visible = proc_shows_thread_names();
-    let before = ringdag_threads();
+    let before = visible_ringdag_threads();
     for (workers, how) in [
         (3, None),
         (4, Some(Shutdown::Graceful)),
@@ -539,7 +556,7 @@ fn dropping_the_runtime_joins_every_worker_thread() {
             .build(b.build().unwrap())
             .unwrap();
         // Each thread names itself when it starts.
-        if names_visible {
+        if let Some(before) = before {
             eventually("workers named", || ringdag_threads() == before + workers);
         }
         let a = rt.graph().find("a").unwrap();
@@ -556,12 +573,7 @@ fn dropping_the_runtime_joins_every_worker_thread() {
             freed.load(SeqCst),
             "a worker still held the runtime after drop ({how:?})"
         );
-        // The kernel removes an exited thread's /proc entry just after `join` can return.
-        if names_visible {
-            eventually("worker threads gone from /proc", || {
-                ringdag_threads() == before
-            });
-        }
+        eventually_ringdag_threads_back_to(before);
     }
 }
 
@@ -1043,8 +1055,7 @@ fn a_runtime_dropped_inside_its_own_task_stops_and_its_workers_exit() {
     // would wait for the run that body belongs to (and a worker cannot join itself); the
     // runtime stops without joining, and its workers exit once the run has ended.
     let _only = SERIAL.write().unwrap_or_else(|e| e.into_inner());
-    let names_visible = proc_shows_thread_names();
-    let before = ringdag_threads();
+    let before = visible_ringdag_threads();
     type Rt = Runtime<u32, u32, ()>;
     let holder: Arc<std::sync::Mutex<Option<Rt>>> = Arc::default();
     let freed = Arc::new(AtomicBool::new(false));
@@ -1085,11 +1096,7 @@ fn a_runtime_dropped_inside_its_own_task_stops_and_its_workers_exit() {
     // The workers, detached, let go of the shared state (the graph and its closures) when
     // they exit.
     eventually("the detached workers exited", || freed.load(SeqCst));
-    if names_visible {
-        eventually("worker threads gone from /proc", || {
-            ringdag_threads() == before
-        });
-    }
+    eventually_ringdag_threads_back_to(before);
 }
 
 #[test]

@@ -235,7 +235,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             idle = 0;
         }
         // Let the other workers see the exit condition too.
-        self.wake_all();
+        self.sleep.wake_all();
     }
 
     fn park(&self, engine: &Engine<'_, I, V, E>) {
@@ -243,10 +243,6 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             engine,
             lifecycle: &self.lifecycle,
         });
-    }
-
-    pub(crate) fn wake_all(&self) {
-        self.sleep.wake_all();
     }
 
     /// Frees the slot of a finished run whose handle is gone.

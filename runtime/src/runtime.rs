@@ -405,7 +405,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
     pub fn resume(&self) {
         self.inner.engine().resume();
         // Paused workers sleep; wake them all, not just one.
-        self.inner.wake_all();
+        self.inner.sleep.wake_all();
     }
 
     /// A metrics snapshot.
@@ -475,7 +475,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
                 }
             }
         }
-        inner.wake_all();
+        inner.sleep.wake_all();
         let me = std::thread::current().id();
         if self.threads.iter().any(|t| t.thread().id() == me) {
             // Called on one of this runtime's own workers: from a task body (it held the last

@@ -100,7 +100,7 @@ impl<
     /// `RUNS` and `NODES` in the scheduler's range (what [`Engine::new`] checks at run time):
     /// evaluated when `new` is compiled for a manager type, so a bad value is a build error
     /// wherever a manager is built, not only in a `static`.
-    const RUNS_IN_RANGE: () = {
+    const CAPACITY_IN_RANGE: () = {
         assert!(
             RUNS >= 1 && RUNS <= RunId::MAX_SLOTS,
             "TaskManager: RUNS must be 1..=4096"
@@ -141,7 +141,7 @@ impl<
     /// returns that case as an error instead.
     #[cfg(not(loom))]
     pub const fn new(dag: &'d Dag<I, V, E, NODES, EDGES>) -> Self {
-        let () = Self::RUNS_IN_RANGE;
+        let () = Self::CAPACITY_IN_RANGE;
         assert!(
             dag.item_slots() <= ITEMS,
             "TaskManager: the DAG's iterators need more than ITEMS item slots"
@@ -161,7 +161,7 @@ impl<
     /// A manager for `dag` (loom build).
     #[cfg(loom)]
     pub fn new(dag: &'d Dag<I, V, E, NODES, EDGES>) -> Self {
-        let () = Self::RUNS_IN_RANGE;
+        let () = Self::CAPACITY_IN_RANGE;
         assert!(
             dag.item_slots() <= ITEMS,
             "TaskManager: the DAG's iterators need more than ITEMS item slots"
