@@ -37,4 +37,8 @@ pub mod sched;
 mod sync;
 
 pub use cache_padded::CachePadded;
+// The names most code starts from, at the root as well as in their modules.
+pub use dag::{Dag, DagBuilder, DagError, NodeId};
 pub use heapless;
+pub use ring::{spsc, RingBuffer, StreamingRingBuffer};
+pub use sched::TaskManager;
