@@ -288,21 +288,33 @@ fn retries_due_at_the_same_tick_all_run_without_another_tick() {
     );
 }
 
-/// Runtime workers (engines with a deque) look for due retries once per tick between them,
-/// not on every idle `step`: a run cancelled while its retry waits is seen at the next tick.
+/// Runtime workers (engines with a deque) look for due retries at most once per tick between
+/// them, not on every idle `step`: a run cancelled while its retry waits, in a tick that was
+/// already swept, is seen at the next tick (not when its back-off is over).
 /// (An engine without a deque sees it at once: `cancel_skips_a_deferred_retry_without_waiting_for_its_tick`.)
 #[test]
 fn worker_engines_sweep_for_retries_once_per_tick_and_see_a_cancel_at_the_next() {
-    let dag = retry_dag(2, 5);
+    let dag = retry_dag(3, 5);
     let tm = Box::new(Tm::new(&dag));
     let deques = [ringdag::sched::WorkerDeque::new()];
     // SAFETY: this thread alone uses `deques[0]`, with this manager's storage only.
     let worker = unsafe { tm.engine().with_worker(&deques, 0) };
-    let input = 0x500 | 1;
-    let id = tm.submit(input).unwrap();
+    // Run A fails once, run B twice: both wait until tick 5.
+    let (a, b) = (0x500 | 1, 0x510 | 2);
+    let id_a = tm.submit(a).unwrap();
+    let id_b = tm.submit(b).unwrap();
     while worker.step(&dag, 8) > 0 {}
-    assert_eq!(worker.deferred(), 1, "the retry waits for its tick");
-    tm.cancel(id).unwrap();
+    assert_eq!(worker.deferred(), 2, "both retries wait for tick 5");
+    tm.advance_tick(5);
+    // Tick 5's sweep: A's retry succeeds, B's fails again and waits until tick 10.
+    while worker.step(&dag, 8) > 0 {}
+    assert_eq!(
+        tm.poll().map(|d| (d.id(), d.outcome())),
+        Some((id_a, Ok(())))
+    );
+    assert_eq!(worker.deferred(), 1);
+    assert_eq!(starts_of(b, dag.find("flaky").unwrap()), [(0, 0), (1, 5)]);
+    tm.cancel(id_b).unwrap();
     // This tick's sweep is done: idle steps do not sweep again.
     for _ in 0..3 {
         assert_eq!(worker.step(&dag, 8), 0);
@@ -311,9 +323,10 @@ fn worker_engines_sweep_for_retries_once_per_tick_and_see_a_cancel_at_the_next()
     tm.advance_tick(1);
     while worker.step(&dag, 8) > 0 {}
     let done = tm.poll().expect("the cancelled run ended at the next tick");
-    assert_eq!(done.id(), id);
+    assert_eq!(done.id(), id_b);
     assert_eq!(done.outcome(), Err(RunError::Cancelled));
     assert_eq!(worker.deferred(), 0);
+    assert_eq!(starts_of(b, dag.find("flaky").unwrap()).len(), 2);
 }
 
 /// More retries due at one tick than a batch holds: a worker engine's sweep that fills its
@@ -761,4 +774,119 @@ fn failed_runs_do_not_affect_others_multi_thread() {
     assert_eq!(c.runs_failed, MT_RUNS.div_ceil(5));
     assert_eq!(c.runs_completed, MT_RUNS - MT_RUNS.div_ceil(5));
     assert_eq!(c.failures, MT_RUNS.div_ceil(5));
+}
+
+/// `next_retry_in` tells a driver how long it may sleep: the ticks until the earliest retry
+/// waiting out its back-off, across runs, and `None` once none waits. Steps in between start
+/// nothing (the retries are not due).
+#[test]
+fn next_retry_in_counts_down_to_the_earliest_waiting_retry() {
+    let (long, short) = (retry_dag(2, 9), retry_dag(2, 4));
+    let (tm_long, tm_short) = (Box::new(Tm::new(&long)), Box::new(Tm::new(&short)));
+    assert_eq!(tm_long.next_retry_in(), None, "nothing waits yet");
+    // Two runs in one manager: back-off 9 from tick 0, then (same DAG) a second run failing
+    // at tick 3 is due at 12; the earliest is 9.
+    let first = tm_long.submit(0xb00 | 1).unwrap();
+    while tm_long.step() > 0 {}
+    assert_eq!(tm_long.next_retry_in(), Some(9));
+    tm_long.advance_tick(3);
+    assert_eq!(tm_long.next_retry_in(), Some(6));
+    let second = tm_long.submit(0xc00 | 1).unwrap();
+    while tm_long.step() > 0 {}
+    assert_eq!(
+        tm_long.next_retry_in(),
+        Some(6),
+        "the earlier retry still comes first"
+    );
+    tm_long.advance_tick(5);
+    assert_eq!(tm_long.step(), 0, "not due yet");
+    assert_eq!(tm_long.next_retry_in(), Some(1));
+    tm_long.advance_tick(1);
+    while tm_long.step() > 0 {}
+    assert_eq!(tm_long.poll().map(|d| d.id()), Some(first));
+    assert_eq!(
+        tm_long.next_retry_in(),
+        Some(3),
+        "the sweep that took the first retry left the hint at the second"
+    );
+    tm_long.advance_tick(3);
+    while tm_long.step() > 0 {}
+    let done = tm_long
+        .poll()
+        .expect("the second run ended when its retry was due");
+    assert_eq!((done.id(), done.outcome()), (second, Ok(())));
+    assert_eq!(tm_long.next_retry_in(), None);
+    // A run's cancel makes its waiting retry due now.
+    let id = tm_short.submit(0xd00 | 1).unwrap();
+    while tm_short.step() > 0 {}
+    assert_eq!(tm_short.next_retry_in(), Some(4));
+    tm_short.cancel(id).unwrap();
+    assert_eq!(tm_short.next_retry_in(), Some(0));
+}
+
+/// The run fails for good while another of its nodes waits out a long back-off: that retry
+/// is skipped at once (the failure makes it due), not after the back-off.
+#[test]
+fn a_failure_ends_the_run_without_waiting_for_its_other_retries() {
+    let dag: Dag<u64, u64, u32, 8, 8> = DagBuilder::new()
+        .task("root", ok)
+        .task("flaky", flaky)
+        .task("bad", fail_if)
+        .edge("root", "flaky")
+        .edge("root", "bad")
+        .retry(
+            "flaky",
+            RetryPolicy {
+                attempts: 2,
+                backoff_ticks: 1000,
+            },
+        )
+        .build()
+        .unwrap();
+    let tm = Box::new(Tm::new(&dag));
+    let input = 0xe00 | 1 << 8 | 1;
+    let id = tm.submit(input).unwrap();
+    // No tick passes.
+    while tm.step() > 0 {}
+    let done = tm
+        .poll()
+        .expect("the failed run ended without waiting 1000 ticks");
+    assert_eq!(done.id(), id);
+    assert_eq!(
+        done.outcome(),
+        Err(RunError::Failed {
+            node: dag.find("bad").unwrap(),
+            error: 55
+        })
+    );
+    assert_eq!(starts_of(input, dag.find("flaky").unwrap()).len(), 1);
+    assert_eq!(tm.next_retry_in(), None);
+}
+
+/// A run deadline before a retry's due tick: the retry is looked at when the deadline passes
+/// (and skipped), not when its back-off is over.
+#[test]
+fn a_deadline_before_a_retry_ends_the_run_at_the_deadline() {
+    let dag = retry_dag(2, 1000);
+    let tm = Box::new(Tm::new(&dag));
+    let input = 0xf00 | 1;
+    let opts = SubmitOptions {
+        deadline_ticks: Some(5),
+        ..SubmitOptions::default()
+    };
+    let id = tm.submit_with(input, opts).unwrap();
+    while tm.step() > 0 {}
+    assert_eq!(
+        tm.next_retry_in(),
+        Some(5),
+        "the deadline comes before the retry"
+    );
+    tm.advance_tick(5);
+    while tm.step() > 0 {}
+    let done = tm.poll().expect("the run ended at its deadline");
+    assert_eq!(
+        (done.id(), done.outcome()),
+        (id, Err(RunError::DeadlineExceeded))
+    );
+    assert_eq!(starts_of(input, dag.find("flaky").unwrap()).len(), 1);
 }

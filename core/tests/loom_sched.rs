@@ -25,6 +25,10 @@
 //!   that retry due at once (to be skipped); the concurrent sweep, which may have looked at
 //!   the cell before the cancel, must not mark the tick as fully swept over the cancel's
 //!   request, or the cancelled run waits for the next tick.
+//! - `retry_parked_during_a_sweep_keeps_the_hint`: one worker parks a retry while another
+//!   sweeps for due ones (which resets the hint of the earliest due tick and lowers it again
+//!   for what it leaves waiting): the hint must not end past the new retry's due tick, or no
+//!   later step looks for it.
 //! - `stolen_successor_runs_once_with_its_inputs_visible`: two workers with work-stealing
 //!   deques step a diamond; the successor pushed onto one worker's deque may be stolen by the
 //!   other. Every node runs once, the join sees both values, the run completes once.
@@ -537,6 +541,83 @@ fn cancel_during_a_sweep_is_not_lost() {
             "the cancelled run still waits for its back-off"
         );
     });
+}
+
+/// Fails on its first attempt; its retry runs once due (checked by the model's end).
+fn fail_first_value(cx: &mut Cx<'_>) -> Result<u32, ()> {
+    if cx.attempt() == 0 {
+        Err(())
+    } else {
+        Ok(cx.node().index() as u32 + 100)
+    }
+}
+
+static TWO_RETRIES_DAG: Dag<u32, u32, (), 4, 4> = Dag::new_or_panic(
+    DagBuilder::new()
+        .task("root", leaf)
+        .task("a", fail_first_value)
+        .task("b", fail_first_value)
+        .edge("root", "a")
+        .edge("root", "b")
+        .retry(
+            "a",
+            RetryPolicy {
+                attempts: 2,
+                backoff_ticks: 1,
+            },
+        )
+        .retry(
+            "b",
+            RetryPolicy {
+                attempts: 2,
+                backoff_ticks: 3,
+            },
+        )
+        .build(),
+);
+
+/// A retry parked while another worker sweeps must keep the retry hint at or before its due
+/// tick. `a` failed and is due; two workers step at once: one pops `b`, which fails and parks
+/// for 3 ticks, while the other sweeps, takes `a`'s retry, and resets the hint to what it
+/// finds waiting. If the sweep missed `b`'s park (it reset the hint after `b` lowered it,
+/// without seeing `b`'s cell), the hint would stay past `b`'s due tick and no later step
+/// would look for it: the run would never end. Each worker takes batches of 2, so that the
+/// sweep is not cut short (a sweep that fills its batch lowers the hint to now).
+#[test]
+fn retry_parked_during_a_sweep_keeps_the_hint() {
+    let outcomes = explore(|| {
+        let tm: Arc<TaskManager<'static, u32, u32, (), 4, 4, 1, 0, 2>> =
+            Arc::new(TaskManager::new(&TWO_RETRIES_DAG));
+        tm.advance_tick(START_TICK);
+        tm.submit_with(5, LOW).unwrap();
+        // root, then a directly (fails, parked for 1 tick); b waits in the low ring.
+        tm.engine().step(tm.dag(), 1);
+        assert_eq!(tm.engine().deferred(), 1);
+        assert_eq!(tm.engine().ring_depths(), [0, 1], "b in the low ring");
+        tm.advance_tick(1);
+        assert_eq!(tm.engine().next_retry_in(), Some(0), "a is due");
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let tm = tm.clone();
+                thread::spawn(move || tm.engine().step(tm.dag(), 2))
+            })
+            .collect();
+        let ran: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        // b's retry is due 3 ticks after it failed.
+        tm.advance_tick(3);
+        while tm.step() > 0 {}
+        let done = tm.poll().expect("b's retry was found when due");
+        assert_eq!(done.outcome(), Ok(()));
+        assert_eq!(done.value(NodeId::from_index(1)), Some(101));
+        assert_eq!(done.value(NodeId::from_index(2)), Some(102));
+        // Whether both workers did something (one ran b's first attempt, the other a's retry).
+        ran.iter().all(|&n| n == 1)
+    });
+    assert_reached(
+        &outcomes,
+        "one worker ran b while the other swept",
+        |&both| both,
+    );
 }
 
 fn fork(cx: &mut Cx<'_>) -> Result<u32, ()> {

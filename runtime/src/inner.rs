@@ -311,8 +311,8 @@ impl<I: Copy, V: Copy, E: Copy> Work for EngineWork<'_, '_, I, V, E> {
     fn exiting(&self) -> bool {
         self.lifecycle.load(Ordering::Acquire) != RUNNING && self.engine.active_runs() == 0
     }
-    fn deferred(&self) -> usize {
-        self.engine.deferred()
+    fn retry_in(&self) -> Option<u32> {
+        self.engine.next_retry_in()
     }
     fn backlog(&self) -> usize {
         // Entries parked for lack of ring space count: a second worker picks them up too.

@@ -30,8 +30,9 @@ pub(crate) trait Work {
     fn paused(&self) -> bool;
     /// Whether the worker is to leave its loop instead of sleeping.
     fn exiting(&self) -> bool;
-    /// Retries waiting for their tick (a parked worker must wake to start them when due).
-    fn deferred(&self) -> usize;
+    /// Milliseconds until the earliest retry waiting for its tick may be due (a parked
+    /// worker must wake to start it); `None` when none waits.
+    fn retry_in(&self) -> Option<u32>;
     /// Entries waiting that any worker could take.
     fn backlog(&self) -> usize;
 }
@@ -47,8 +48,8 @@ pub(crate) struct Sleep {
     /// A notification was sent (under `sleep`, to a waiting worker) and that worker has not
     /// woken yet: another one would find nobody new to wake. Cleared by the woken worker.
     wake_pending: AtomicBool,
-    /// A parked worker is waking every tick for deferred retries. Read and written under
-    /// `sleep` only, so Relaxed.
+    /// A parked worker is waking for deferred retries when the earliest may be due (at least
+    /// every `DEFERRED_POLL`). Read and written under `sleep` only, so Relaxed.
     timekeeper: AtomicBool,
     /// Times a worker blocked.
     pub(crate) parks: AtomicU64,
@@ -82,13 +83,14 @@ impl Sleep {
             self.parks.fetch_add(1, Ordering::Relaxed);
             self.waiting.fetch_add(1, Ordering::Relaxed);
             // Retries waiting for a tick need a timed wake; otherwise sleep until notified.
-            // One parked worker at a time (the timekeeper) wakes every tick for them; the
-            // others wake every `DEFERRED_POLL`, in case the timekeeper is busy in a body
-            // meanwhile, so that a long back-off costs one wake per tick, not one per worker.
-            let _guard = if work.deferred() > 0 {
+            // One parked worker at a time (the timekeeper) wakes when the earliest of them
+            // may be due (at least every `DEFERRED_POLL`; a retry parked or a run cancelled
+            // meanwhile notifies); the others wake every `DEFERRED_POLL`, in case the
+            // timekeeper is busy in a body meanwhile. A long back-off costs a few wakes.
+            let _guard = if let Some(ms) = work.retry_in() {
                 let keeper = !self.timekeeper.swap(true, Ordering::Relaxed);
                 let period = if keeper {
-                    Duration::from_millis(1)
+                    Duration::from_millis(u64::from(ms.max(1))).min(DEFERRED_POLL)
                 } else {
                     DEFERRED_POLL
                 };

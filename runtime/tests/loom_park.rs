@@ -61,8 +61,8 @@ impl Work for Model {
     fn exiting(&self) -> bool {
         self.stop.load(Acquire)
     }
-    fn deferred(&self) -> usize {
-        0
+    fn retry_in(&self) -> Option<u32> {
+        None
     }
     fn backlog(&self) -> usize {
         self.items.load(Relaxed)

@@ -336,8 +336,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     ///
     /// Such workers are expected to spin on `step` while idle, with a tick that follows a
     /// clock (as the runtime's does): when only retries wait, the engines look for due ones
-    /// once per tick between them, and a retry of a run cancelled or failed meanwhile is
-    /// skipped at the next tick. An engine without a deque looks on every `step`.
+    /// once the earliest may be due, at most once per tick between them, and a retry of a run cancelled or failed meanwhile is
+    /// skipped at the next tick. An engine without a deque looks on every `step` that finds
+    /// the rings empty once the earliest retry may be due (or a run with retries waiting was
+    /// cancelled or failed).
     ///
     /// # Safety
     ///
@@ -630,9 +632,53 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let live = if e.live() { node::LIVE } else { 0 };
         // Release: pairs with the Acquire `fetch_and` in `unpark`; what this thread wrote for
         // the node (its value, the retry tick in `aux`) happens-before the claimer's access.
-        self.cell(e.slot(), e.node())
-            .state
+        let cell = self.cell(e.slot(), e.node());
+        cell.state
             .fetch_or(why | live | e.attempt() << node::ATTEMPT_SHIFT, Release);
+        if why == node::DEFERRED {
+            let run = &self.runs[e.slot()];
+            self.lower_retry_hint(self.retry_due(run, cell.aux.load(Relaxed)));
+            // A cancel or failure of the run that lowered the hint before the line above is
+            // seen here (its Acquire), even if a sweep reset the hint in between and missed
+            // this cell; one after it lowers the hint itself.
+            if self.run_stopping(run, self.now()) {
+                self.lower_retry_hint(self.now());
+            }
+        }
+    }
+
+    /// When a retry parked with due tick `due` in `run` must be looked at: at `due`, or at the
+    /// run's deadline if that comes first (the retry is then skipped).
+    fn retry_due(&self, run: &RunSlot<I, E>, due: u32) -> u32 {
+        if run.flags.load(Relaxed) & flag::HAS_DEADLINE != 0 {
+            let deadline = run.deadline.load(Relaxed);
+            if tick_reached(due, deadline) {
+                return deadline;
+            }
+        }
+        due
+    }
+
+    /// Lowers the retry hint (no deferred retry is due before it) to `due` if that is
+    /// earlier, ticks compared from now (they wrap).
+    ///
+    /// Always a read-modify-write, also when the hint stays: a sweep starts by resetting the
+    /// hint with a swap and then lowers it again for each retry it sees waiting, so a write
+    /// skipped here could let that sweep miss this caller's retry and raise the hint past it.
+    fn lower_retry_hint(&self, due: u32) {
+        let now = self.now();
+        let ahead = |t: u32| t.wrapping_sub(now) as i32;
+        // AcqRel. Release: what this thread did before (a park's counts and cell bits, a
+        // cancel's or failure's flag) happens-before the next sweep, whose AcqRel `swap` in
+        // `unpark` reads this write or a later one (every write of the hint is a
+        // read-modify-write, so those are in this write's release sequence). Acquire: pairs
+        // with the same Release of earlier writers (see `park`).
+        let _ = self
+            .shared
+            .retry_hint
+            .fetch_update(AcqRel, Acquire, |hint| {
+                Some(if ahead(due) < ahead(hint) { due } else { hint })
+            });
     }
 
     /// Collects parked entries that can run now (overflowed, or deferred and due) into
@@ -641,27 +687,45 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     fn unpark(&self, out: &mut [Entry]) -> usize {
         let overflow = self.shared.parked.load(Relaxed) != 0;
         let now = self.now();
-        // Retries waiting for a tick are looked at on every scan (a scan only happens when the
-        // rings are empty, or every 16th batch), except that runtime workers sweep for them
-        // once per tick (below); a sweep that is not cut short by a full `out` goes round
-        // the whole storage from the cursor, so no due retry is missed.
+        // Retries waiting for a tick are looked at by a scan (a scan only happens when the
+        // rings are empty, or every 16th batch) once the earliest of them may be due, and by
+        // runtime workers at most once per tick (below); a sweep that is not cut short by a
+        // full `out` goes round the whole storage from the cursor, so no due retry is missed.
         let deferred = self.shared.deferred.load(Relaxed) != 0;
         let n = self.dag.len();
         let total = self.runs.len() * n;
         if (!overflow && !deferred) || total == 0 {
             return 0;
         }
+        // With only retries waiting, no sweep before the earliest of them can be due: the
+        // hint is a lower bound of their due ticks (and of their runs' deadlines), lowered to
+        // the current tick when a run with retries waiting is cancelled or fails. Relaxed: a
+        // hint read late delays a sweep by one `step`; the sweep itself synchronises below.
+        if !overflow && !tick_reached(now, self.shared.retry_hint.load(Relaxed)) {
+            return 0;
+        }
         // Runtime workers (engines with a deque) call this on every idle spin, and their
         // tick follows the wall clock: with only retries waiting, one sweep per tick finds
         // every one that came due (a retry comes due when the tick advances; one of a run
         // stopped meanwhile is found on the next tick's sweep). Without this, idle workers
-        // sweep the whole storage back to back for as long as a back-off lasts. Engines
-        // without a deque (firmware drivers, whose tick may stand still) sweep every time.
+        // would sweep back to back through a tick in which a cancel lowered the hint. Engines
+        // without a deque (firmware drivers, whose tick may stand still) are not limited.
         // Relaxed: a hint; a stale value costs one extra sweep or one tick of delay.
         let swept_mark = now.wrapping_add(1);
         let rate_limited = !overflow && self.has_deque();
         if rate_limited && self.shared.deferred_swept.swap(swept_mark, Relaxed) == swept_mark {
             return 0;
+        }
+        if deferred {
+            // This sweep sees every retry waiting (the loop goes round the whole storage
+            // unless `out` fills up, and then the hint is lowered to now), so it resets the
+            // hint and lowers it again for each retry it leaves waiting. AcqRel: Acquire pairs
+            // with the Release of `lower_retry_hint`: every retry parked, and every cancel or
+            // failure, that lowered the hint before this swap is seen by the loop below; one
+            // after it lowers the hint itself.
+            self.shared
+                .retry_hint
+                .swap(now.wrapping_add(MAX_HORIZON), AcqRel);
         }
         let mut i = self.shared.scan_cursor.load(Relaxed) as usize % total;
         let mut scanned = 0;
@@ -687,9 +751,13 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             let state = cell.state.load(Acquire);
             let why = if state & node::OVERFLOW != 0 {
                 node::OVERFLOW
-            } else if state & node::DEFERRED != 0
-                && (tick_reached(now, cell.aux.load(Relaxed)) || self.run_stopping(run, now))
-            {
+            } else if state & node::DEFERRED != 0 {
+                let due = cell.aux.load(Relaxed);
+                if !tick_reached(now, due) && !self.run_stopping(run, now) {
+                    // Left waiting: the next sweep happens when it may be due.
+                    self.lower_retry_hint(self.retry_due(run, due));
+                    continue;
+                }
                 node::DEFERRED
             } else {
                 continue;
@@ -718,9 +786,13 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             found += 1;
         }
         self.shared.scan_cursor.store(i as u32, Relaxed);
-        if rate_limited && found == out.len() {
-            // `out` filled up before the sweep ended: there may be more due this tick.
-            self.shared.deferred_swept.store(now, Relaxed);
+        if found == out.len() && deferred {
+            // `out` filled up before the sweep ended: there may be more due this tick, and
+            // the retries not looked at did not lower the hint.
+            self.lower_retry_hint(now);
+            if rate_limited {
+                self.shared.deferred_swept.store(now, Relaxed);
+            }
         }
         found
     }
@@ -1268,6 +1340,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             // it is read after `remaining` reaches zero, which this thread's own resolve
             // (AcqRel on `remaining`) orders after this write.
             run.error.with_mut(|p| unsafe { (*p).write(error) });
+            // Its retries waiting for a tick are due at once (to be skipped).
+            self.lower_retry_hint(self.now());
         }
     }
 
@@ -1770,6 +1844,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             {
                 Ok(_) => {
                     // Its retries waiting for a tick are due at once (to be skipped).
+                    self.lower_retry_hint(self.now());
                     self.hooks.work_available();
                     return Ok(());
                 }
@@ -1845,6 +1920,19 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// Entries waiting for a retry tick (all runs).
     pub fn deferred(&self) -> usize {
         self.shared.deferred.load(Relaxed) as usize
+    }
+
+    /// Ticks until the earliest retry waiting for its tick may be due (0: now); `None` when
+    /// none waits. A driver that sleeps while idle wakes for it then; a retry parked, or a
+    /// run cancelled, meanwhile calls [`Hooks::work_available`].
+    pub fn next_retry_in(&self) -> Option<u32> {
+        if self.shared.deferred.load(Relaxed) == 0 {
+            return None;
+        }
+        let now = self.fresh_now();
+        // Relaxed: a hint, as in `unpark`.
+        let ahead = self.shared.retry_hint.load(Relaxed).wrapping_sub(now) as i32;
+        Some(ahead.max(0) as u32)
     }
 
     /// Whether a task ring (or, on an engine built [`with_worker`](Self::with_worker), a

@@ -284,6 +284,13 @@ impl<
         self.engine().now()
     }
 
+    /// Ticks until the earliest retry waiting out its back-off may be due (`Some(0)`: step
+    /// now); `None` when no retry waits. A main loop with nothing else to do can sleep (or
+    /// set its timer) that long; a retry parked or a run cancelled meanwhile shortens it.
+    pub fn next_retry_in(&self) -> Option<u32> {
+        self.engine().next_retry_in()
+    }
+
     /// Runs in flight.
     pub fn active_runs(&self) -> usize {
         self.engine().active_runs()

@@ -267,6 +267,9 @@ pub struct Shared {
     /// One more than the tick of the last scan of runtime workers that found every due
     /// retry (see `Engine::unpark`).
     pub(crate) deferred_swept: AtomicU32,
+    /// No deferred retry is due before this tick (a lower bound; see `Engine::unpark`).
+    /// Written by read-modify-writes only.
+    pub(crate) retry_hint: AtomicU32,
     /// Where the next run-slot search starts.
     pub(crate) next_slot: AtomicU32,
     /// Fairness counter for the priority levels (written by every `step`: own cache line).
@@ -305,6 +308,8 @@ macro_rules! zeroed_shared {
                     unlisted: AtomicU32::new(0),
                     scan_cursor: AtomicU32::new(0),
                     deferred_swept: AtomicU32::new(0),
+                    // No retry waits: as far ahead as a due tick can be.
+                    retry_hint: AtomicU32::new(i32::MAX as u32),
                     next_slot: AtomicU32::new(0),
                     rounds: CachePadded::new(AtomicU32::new(0)),
                     c: CachePadded::new(CounterCells {
