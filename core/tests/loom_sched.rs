@@ -29,6 +29,9 @@
 //!   sweeps for due ones (which resets the hint of the earliest due tick and lowers it again
 //!   for what it leaves waiting): the hint must not end past the new retry's due tick, or no
 //!   later step looks for it.
+//! - `retry_parked_during_an_overflow_sweep_keeps_the_hint`: the same, for a sweep that
+//!   starts (for an entry parked for lack of ring space) before the hint is reached: a
+//!   lowering after it read the hint must not be overwritten by what it publishes.
 //! - `stolen_successor_runs_once_with_its_inputs_visible`: two workers with work-stealing
 //!   deques step a diamond; the successor pushed onto one worker's deque may be stolen by the
 //!   other. Every node runs once, the join sees both values, the run completes once.
@@ -616,6 +619,64 @@ fn retry_parked_during_a_sweep_keeps_the_hint() {
     assert_reached(
         &outcomes,
         "one worker ran b while the other swept",
+        |&both| both,
+    );
+}
+
+static OVERFLOW_RETRY_DAG: Dag<u32, u32, (), 5, 4> = Dag::new_or_panic(
+    DagBuilder::new()
+        .task("root", leaf)
+        .task("o1", leaf)
+        .task("x", fail_first_value)
+        .task("o2", leaf)
+        .task("o3", leaf)
+        .edge("root", "o1")
+        .edge("root", "x")
+        .edge("root", "o2")
+        .edge("root", "o3")
+        .retry(
+            "x",
+            RetryPolicy {
+                attempts: 2,
+                backoff_ticks: 3,
+            },
+        )
+        .build(),
+);
+
+/// A retry parked while another worker sweeps for an overflowed entry (a sweep that starts
+/// with the hint not reached): if the retry lowers the hint after the sweep read it, the
+/// sweep must not publish its own (later) hint over that lowering. `root`'s successors do
+/// not fit the ring of 2: `o1` runs at once, `x` and `o2` wait in the ring, `o3` is parked.
+/// One worker pops `x` and `o2` (`x` fails and waits 3 ticks), the other finds the ring
+/// empty and sweeps for `o3`.
+#[test]
+fn retry_parked_during_an_overflow_sweep_keeps_the_hint() {
+    let outcomes = explore(|| {
+        let tm: Arc<TaskManager<'static, u32, u32, (), 5, 4, 1, 0, 2>> =
+            Arc::new(TaskManager::new(&OVERFLOW_RETRY_DAG));
+        tm.advance_tick(START_TICK);
+        tm.submit(5).unwrap();
+        tm.engine().step(tm.dag(), 1);
+        assert_eq!(tm.engine().ring_depths(), [2, 0], "x and o2 in the ring");
+        assert_eq!(tm.counters().ring_full, 1, "o3 parked");
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let tm = tm.clone();
+                thread::spawn(move || tm.engine().step(tm.dag(), 2))
+            })
+            .collect();
+        let ran: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        tm.advance_tick(3);
+        while tm.step() > 0 {}
+        let done = tm.poll().expect("x's retry was found when due");
+        assert_eq!(done.outcome(), Ok(()));
+        assert_eq!(done.value(NodeId::from_index(2)), Some(102));
+        ran.iter().all(|&n| n > 0)
+    });
+    assert_reached(
+        &outcomes,
+        "one worker ran x while the other swept",
         |&both| both,
     );
 }

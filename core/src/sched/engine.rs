@@ -32,6 +32,10 @@ const FLAG_GEN_SHIFT: u32 = 8;
 const FINAL: u32 = 1 << 5;
 /// Longest deadline or back-off in ticks (ticks compare by wrapping difference).
 const MAX_HORIZON: u32 = i32::MAX as u32;
+/// The retry hint is kept at most this far ahead of the tick of whoever writes it (an earlier
+/// hint is still a lower bound), so that a thread whose view of the tick lags by up to this
+/// much still compares it correctly.
+pub(crate) const HINT_HORIZON: u32 = 1 << 30;
 /// Phase of a run that is done but whose id could not be pushed to the result ring.
 const DONE_UNLISTED: u32 = 5;
 
@@ -638,9 +642,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if why == node::DEFERRED {
             let run = &self.runs[e.slot()];
             self.lower_retry_hint(self.retry_due(run, cell.aux.load(Relaxed)));
-            // A cancel or failure of the run that lowered the hint before the line above is
-            // seen here (its Acquire), even if a sweep reset the hint in between and missed
-            // this cell; one after it lowers the hint itself.
+            // A cancel or failure of the run whose lowering came before ours in the hint's
+            // order is seen here (Acquire of our read-modify-write: that lowering heads a
+            // release sequence of read-modify-writes), even if a sweep published a later hint
+            // in between without this cell; one after it lowers the hint itself.
             if self.run_stopping(run, self.now()) {
                 self.lower_retry_hint(self.now());
             }
@@ -660,19 +665,29 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     }
 
     /// Lowers the retry hint (no deferred retry is due before it) to `due` if that is
-    /// earlier, ticks compared from now (they wrap).
+    /// earlier, ticks compared from now (they wrap); a `due` more than [`HINT_HORIZON`] ahead
+    /// counts as that.
     ///
-    /// Always a read-modify-write, also when the hint stays: a sweep starts by resetting the
-    /// hint with a swap and then lowers it again for each retry it sees waiting, so a write
-    /// skipped here could let that sweep miss this caller's retry and raise the hint past it.
+    /// A sweep computes the hint anew from the retries it sees waiting and publishes it with
+    /// a compare-exchange (see `unpark`). Counting `retry_epoch` first, and always writing the
+    /// hint (a read-modify-write also when it stays), is what lets that sweep tell whether a
+    /// lowering it may not have seen came in between.
     fn lower_retry_hint(&self, due: u32) {
+        // Release: pairs with the Acquire loads of `retry_epoch` in `unpark`: a sweep that
+        // reads this count (or a later one) at its start sees what this thread did before (a
+        // park's counts and cell bits, a cancel's or failure's flag).
+        self.shared.retry_epoch.fetch_add(1, Release);
         let now = self.now();
         let ahead = |t: u32| t.wrapping_sub(now) as i32;
-        // AcqRel. Release: what this thread did before (a park's counts and cell bits, a
-        // cancel's or failure's flag) happens-before the next sweep, whose AcqRel `swap` in
-        // `unpark` reads this write or a later one (every write of the hint is a
-        // read-modify-write, so those are in this write's release sequence). Acquire: pairs
-        // with the same Release of earlier writers (see `park`).
+        let due = if ahead(due) > HINT_HORIZON as i32 {
+            now.wrapping_add(HINT_HORIZON)
+        } else {
+            due
+        };
+        // AcqRel. Release: a sweep whose publishing compare-exchange reads this write, or a
+        // later one (every write of the hint is a read-modify-write, so they are in this
+        // write's release sequence), then sees the epoch count above. Acquire: pairs with the
+        // same Release of earlier writers (see `park`).
         let _ = self
             .shared
             .retry_hint
@@ -716,17 +731,22 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if rate_limited && self.shared.deferred_swept.swap(swept_mark, Relaxed) == swept_mark {
             return 0;
         }
-        if deferred {
-            // This sweep sees every retry waiting (the loop goes round the whole storage
-            // unless `out` fills up, and then the hint is lowered to now), so it resets the
-            // hint and lowers it again for each retry it leaves waiting. AcqRel: Acquire pairs
-            // with the Release of `lower_retry_hint`: every retry parked, and every cancel or
-            // failure, that lowered the hint before this swap is seen by the loop below; one
-            // after it lowers the hint itself.
-            self.shared
-                .retry_hint
-                .swap(now.wrapping_add(MAX_HORIZON), AcqRel);
-        }
+        // A sweep that goes round the whole storage sees every retry waiting, so it computes
+        // the hint anew: the earliest tick at which one it leaves waiting may be due. It
+        // publishes that only if the hint is still what it read here (a compare-exchange:
+        // otherwise someone lowered it meanwhile, and the lower value stays), and lowers it to
+        // now if `retry_epoch` moved meanwhile (a lowering it may not have seen, for a retry
+        // it may have missed, whose write of the hint came before the publication). Until it
+        // publishes, the hint stays as it was: other engines may sweep meanwhile.
+        // Acquire: pairs with the Release increment in `lower_retry_hint`; every lowering
+        // counted before this load is seen by the loop (its park's cell bits, its run's flag).
+        let start = if deferred {
+            let epoch = self.shared.retry_epoch.load(Acquire);
+            Some((epoch, self.shared.retry_hint.load(Relaxed)))
+        } else {
+            None
+        };
+        let mut earliest = now.wrapping_add(HINT_HORIZON);
         let mut i = self.shared.scan_cursor.load(Relaxed) as usize % total;
         let mut scanned = 0;
         let mut found = 0;
@@ -755,7 +775,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 let due = cell.aux.load(Relaxed);
                 if !tick_reached(now, due) && !self.run_stopping(run, now) {
                     // Left waiting: the next sweep happens when it may be due.
-                    self.lower_retry_hint(self.retry_due(run, due));
+                    let due = self.retry_due(run, due);
+                    if (due.wrapping_sub(now) as i32) < (earliest.wrapping_sub(now) as i32) {
+                        earliest = due;
+                    }
                     continue;
                 }
                 node::DEFERRED
@@ -786,12 +809,25 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             found += 1;
         }
         self.shared.scan_cursor.store(i as u32, Relaxed);
-        if found == out.len() && deferred {
-            // `out` filled up before the sweep ended: there may be more due this tick, and
-            // the retries not looked at did not lower the hint.
-            self.lower_retry_hint(now);
-            if rate_limited {
-                self.shared.deferred_swept.store(now, Relaxed);
+        if let Some((epoch, hint)) = start {
+            if found == out.len() {
+                // `out` filled up before the sweep ended: there may be more due this tick, and
+                // the hint stays (not raised past retries not looked at).
+                if rate_limited {
+                    self.shared.deferred_swept.store(now, Relaxed);
+                }
+            } else if self
+                .shared
+                .retry_hint
+                // AcqRel: Acquire pairs with the Release of `lower_retry_hint`'s write: if
+                // this reads that write (the value unchanged) or a later one, the epoch load
+                // below sees that lowering's count. Release: for the next writers' Acquire.
+                .compare_exchange(hint, earliest, AcqRel, Relaxed)
+                .is_ok()
+                // Acquire: as at the start.
+                && self.shared.retry_epoch.load(Acquire) != epoch
+            {
+                self.lower_retry_hint(now);
             }
         }
         found
@@ -1340,8 +1376,12 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             // it is read after `remaining` reaches zero, which this thread's own resolve
             // (AcqRel on `remaining`) orders after this write.
             run.error.with_mut(|p| unsafe { (*p).write(error) });
-            // Its retries waiting for a tick are due at once (to be skipped).
+            // Its retries waiting for a tick are due at once (to be skipped): a parked
+            // runtime worker may be sleeping until the earliest one was due.
             self.lower_retry_hint(self.now());
+            if self.shared.deferred.load(Relaxed) != 0 {
+                self.hooks.work_available();
+            }
         }
     }
 
@@ -1924,7 +1964,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
 
     /// Ticks until the earliest retry waiting for its tick may be due (0: now); `None` when
     /// none waits. A driver that sleeps while idle wakes for it then; a retry parked, or a
-    /// run cancelled, meanwhile calls [`Hooks::work_available`].
+    /// run cancelled or failed, meanwhile calls [`Hooks::work_available`] (which the runtime
+    /// may skip while another wake-up is in flight: its sleeping workers also look every
+    /// 50 ms). It is a lower bound: at that tick a retry may turn out not to be due yet
+    /// (the scheduler then looks again later), never the other way round.
     pub fn next_retry_in(&self) -> Option<u32> {
         if self.shared.deferred.load(Relaxed) == 0 {
             return None;

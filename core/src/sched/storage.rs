@@ -270,6 +270,8 @@ pub struct Shared {
     /// No deferred retry is due before this tick (a lower bound; see `Engine::unpark`).
     /// Written by read-modify-writes only.
     pub(crate) retry_hint: AtomicU32,
+    /// Lowerings of `retry_hint` started (see `Engine::lower_retry_hint`).
+    pub(crate) retry_epoch: AtomicU32,
     /// Where the next run-slot search starts.
     pub(crate) next_slot: AtomicU32,
     /// Fairness counter for the priority levels (written by every `step`: own cache line).
@@ -308,8 +310,9 @@ macro_rules! zeroed_shared {
                     unlisted: AtomicU32::new(0),
                     scan_cursor: AtomicU32::new(0),
                     deferred_swept: AtomicU32::new(0),
-                    // No retry waits: as far ahead as a due tick can be.
-                    retry_hint: AtomicU32::new(i32::MAX as u32),
+                    // No retry waits: as far ahead as the hint goes.
+                    retry_hint: AtomicU32::new(crate::sched::engine::HINT_HORIZON),
+                    retry_epoch: AtomicU32::new(0),
                     next_slot: AtomicU32::new(0),
                     rounds: CachePadded::new(AtomicU32::new(0)),
                     c: CachePadded::new(CounterCells {
