@@ -890,3 +890,52 @@ fn a_deadline_before_a_retry_ends_the_run_at_the_deadline() {
     );
     assert_eq!(starts_of(input, dag.find("flaky").unwrap()).len(), 1);
 }
+
+/// The longest back-off (`u32::MAX`, which counts as 2^30 - 1 ticks) beside a short one: the
+/// short retry runs when due, the long one neither early (half-way) nor never.
+#[test]
+fn the_longest_back_off_waits_its_full_horizon_beside_a_short_one() {
+    let dag: Dag<u64, u64, u32, 8, 8> = DagBuilder::new()
+        .task("root", ok)
+        .task("long", flaky)
+        .task("short", flaky)
+        .edge("root", "long")
+        .edge("root", "short")
+        .retry(
+            "long",
+            RetryPolicy {
+                attempts: 2,
+                backoff_ticks: u32::MAX,
+            },
+        )
+        .retry(
+            "short",
+            RetryPolicy {
+                attempts: 2,
+                backoff_ticks: 3,
+            },
+        )
+        .build()
+        .unwrap();
+    let tm = Box::new(Tm::new(&dag));
+    let input = 0x1100 | 1;
+    tm.advance_tick(7);
+    let id = tm.submit(input).unwrap();
+    while tm.step() > 0 {}
+    assert_eq!(tm.next_retry_in(), Some(3));
+    tm.advance_tick(3);
+    while tm.step() > 0 {}
+    let (long, short) = (dag.find("long").unwrap(), dag.find("short").unwrap());
+    assert_eq!(starts_of(input, short), [(0, 7), (1, 10)]);
+    let horizon = (1u32 << 30) - 1;
+    assert_eq!(tm.next_retry_in(), Some(horizon - 3));
+    tm.advance_tick(1 << 29);
+    while tm.step() > 0 {}
+    assert_eq!(starts_of(input, long), [(0, 7)], "not started half-way");
+    assert!(tm.poll().is_none());
+    tm.advance_tick(horizon - 3 - (1 << 29));
+    while tm.step() > 0 {}
+    assert_eq!(starts_of(input, long), [(0, 7), (1, 7 + horizon)]);
+    let done = tm.poll().expect("the run ended");
+    assert_eq!((done.id(), done.outcome()), (id, Ok(())));
+}

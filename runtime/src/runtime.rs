@@ -329,7 +329,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
     ///
     /// The deadline is kept in the runtime's millisecond ticks: it never passes before
     /// `deadline` has elapsed, and passes at most 2 ms after (a zero deadline has passed
-    /// already: the run fails before its first node).
+    /// already: the run fails before its first node). Deadlines longer than 2^30 - 1 ms
+    /// (about 12.4 days) count as that.
     ///
     /// # Errors
     ///

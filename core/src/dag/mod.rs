@@ -151,7 +151,8 @@ pub enum NodeKind {
 pub struct RetryPolicy {
     /// Total attempts, at least 1 (1 = no retry). At most 31.
     pub attempts: u8,
-    /// Ticks to wait before each retry (0 = retry at once).
+    /// Ticks to wait before each retry (0 = retry at once); at most 2^30 - 1 (more counts as
+    /// that).
     pub backoff_ticks: u32,
 }
 

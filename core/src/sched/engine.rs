@@ -30,11 +30,12 @@ const GEN_MASK: u32 = (1 << (32 - RunId::SLOT_BITS)) - 1;
 const FLAG_GEN_SHIFT: u32 = 8;
 /// Set in `flags` when the run completes; `cancel` refuses afterwards.
 const FINAL: u32 = 1 << 5;
-/// Longest deadline or back-off in ticks (ticks compare by wrapping difference).
-const MAX_HORIZON: u32 = i32::MAX as u32;
+/// Longest deadline or back-off in ticks. Ticks compare by wrapping difference, so anything up
+/// to 2^31 - 1 ahead would compare right from the tick it was set at; half of that leaves
+/// room for a thread whose view of the tick lags (by up to 2^30 ticks) to compare it too.
+const MAX_HORIZON: u32 = (1 << 30) - 1;
 /// The retry hint is kept at most this far ahead of the tick of whoever writes it (an earlier
-/// hint is still a lower bound), so that a thread whose view of the tick lags by up to this
-/// much still compares it correctly.
+/// hint is still a lower bound), for the same reason.
 pub(crate) const HINT_HORIZON: u32 = 1 << 30;
 /// Phase of a run that is done but whose id could not be pushed to the result ring.
 const DONE_UNLISTED: u32 = 5;
@@ -231,6 +232,18 @@ fn prefetch<T>(r: Option<&T>) {
 #[inline(always)]
 fn tick_reached(now: u32, due: u32) -> bool {
     (now.wrapping_sub(due) as i32) >= 0
+}
+
+/// How far ahead of `now` tick `t` is, for the retry hint: 0 once reached, at most
+/// [`HINT_HORIZON`] (ahead by more counts as that: the hint is a lower bound). Compared as
+/// unsigned, so no value wins a comparison by wrapping.
+#[inline]
+fn hint_ahead(now: u32, t: u32) -> u32 {
+    if tick_reached(now, t) {
+        0
+    } else {
+        t.wrapping_sub(now).min(HINT_HORIZON)
+    }
 }
 
 impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
@@ -510,7 +523,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         }
         if let Some(d) = opts.deadline_ticks {
             flags |= flag::HAS_DEADLINE;
-            // Ticks compare by wrapping difference: a horizon of 2^31 or more would look past.
+            // Ticks compare by wrapping difference (see `MAX_HORIZON`).
             run.deadline
                 .store(self.now().wrapping_add(d.min(MAX_HORIZON)), Relaxed);
         }
@@ -665,8 +678,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     }
 
     /// Lowers the retry hint (no deferred retry is due before it) to `due` if that is
-    /// earlier, ticks compared from now (they wrap); a `due` more than [`HINT_HORIZON`] ahead
-    /// counts as that.
+    /// earlier, ticks compared from now (they wrap): a `due` already reached counts as now,
+    /// one more than [`HINT_HORIZON`] ahead as that (see [`hint_ahead`]).
     ///
     /// A sweep computes the hint anew from the retries it sees waiting and publishes it with
     /// a compare-exchange (see `unpark`). Counting `retry_epoch` first, and always writing the
@@ -678,12 +691,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         // park's counts and cell bits, a cancel's or failure's flag).
         self.shared.retry_epoch.fetch_add(1, Release);
         let now = self.now();
-        let ahead = |t: u32| t.wrapping_sub(now) as i32;
-        let due = if ahead(due) > HINT_HORIZON as i32 {
-            now.wrapping_add(HINT_HORIZON)
-        } else {
-            due
-        };
+        let due_ahead = hint_ahead(now, due);
         // AcqRel. Release: a sweep whose publishing compare-exchange reads this write, or a
         // later one (every write of the hint is a read-modify-write, so they are in this
         // write's release sequence), then sees the epoch count above. Acquire: pairs with the
@@ -692,7 +700,11 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             .shared
             .retry_hint
             .fetch_update(AcqRel, Acquire, |hint| {
-                Some(if ahead(due) < ahead(hint) { due } else { hint })
+                Some(if due_ahead < hint_ahead(now, hint) {
+                    now.wrapping_add(due_ahead)
+                } else {
+                    hint
+                })
             });
     }
 
@@ -734,7 +746,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         // A sweep that goes round the whole storage sees every retry waiting, so it computes
         // the hint anew: the earliest tick at which one it leaves waiting may be due. It
         // publishes that only if the hint is still what it read here (a compare-exchange:
-        // otherwise someone lowered it meanwhile, and the lower value stays), and lowers it to
+        // otherwise a lowering, or another sweep's publication, changed it meanwhile; each is
+        // a lower bound by itself, and it stays), and lowers it to
         // now if `retry_epoch` moved meanwhile (a lowering it may not have seen, for a retry
         // it may have missed, whose write of the hint came before the publication). Until it
         // publishes, the hint stays as it was: other engines may sweep meanwhile.
@@ -746,7 +759,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         } else {
             None
         };
-        let mut earliest = now.wrapping_add(HINT_HORIZON);
+        // How far ahead of `now` the earliest retry left waiting may be due.
+        let mut earliest = HINT_HORIZON;
         let mut i = self.shared.scan_cursor.load(Relaxed) as usize % total;
         let mut scanned = 0;
         let mut found = 0;
@@ -775,10 +789,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 let due = cell.aux.load(Relaxed);
                 if !tick_reached(now, due) && !self.run_stopping(run, now) {
                     // Left waiting: the next sweep happens when it may be due.
-                    let due = self.retry_due(run, due);
-                    if (due.wrapping_sub(now) as i32) < (earliest.wrapping_sub(now) as i32) {
-                        earliest = due;
-                    }
+                    earliest = earliest.min(hint_ahead(now, self.retry_due(run, due)));
                     continue;
                 }
                 node::DEFERRED
@@ -822,12 +833,14 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 // AcqRel: Acquire pairs with the Release of `lower_retry_hint`'s write: if
                 // this reads that write (the value unchanged) or a later one, the epoch load
                 // below sees that lowering's count. Release: for the next writers' Acquire.
-                .compare_exchange(hint, earliest, AcqRel, Relaxed)
+                .compare_exchange(hint, now.wrapping_add(earliest), AcqRel, Relaxed)
                 .is_ok()
                 // Acquire: as at the start.
                 && self.shared.retry_epoch.load(Acquire) != epoch
             {
+                // A driver may have read the published hint meanwhile and be sleeping on it.
                 self.lower_retry_hint(now);
+                self.hooks.work_available();
             }
         }
         found

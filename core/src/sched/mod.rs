@@ -334,7 +334,7 @@ pub struct SubmitOptions {
     /// This many ticks after submission the run stops starting nodes: the first node that
     /// would start after the deadline fails the run with [`RunError::DeadlineExceeded`] (a node
     /// already running is not interrupted; a run whose last node finishes late still ends
-    /// `Ok`).
+    /// `Ok`). At most 2^30 - 1 ticks (more counts as that).
     pub deadline_ticks: Option<u32>,
 }
 
