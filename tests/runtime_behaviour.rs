@@ -891,6 +891,55 @@ fn cancel_ends_a_run_waiting_in_retry_backoff() {
     assert_eq!(r.outcome(), Err(RunError::Cancelled));
 }
 
+/// While a retry waits out its back-off, parked workers sleep until it may be due (at most
+/// 50 ms at a time) instead of waking every 1 ms tick. Counted, not timed: the parks over the
+/// wait are bounded by the time the wait really took over 50 ms (per worker, with room for
+/// the run's own start and end and for spurious wake-ups), where waking every tick parks
+/// about once per millisecond. A slow machine only makes the bound larger.
+#[test]
+fn a_retry_waiting_out_its_back_off_does_not_wake_workers_every_tick() {
+    let _s = shared();
+    let attempts = Arc::new(AtomicU32::new(0));
+    let mut b = GraphBuilder::<u32, u32, u8>::new();
+    let k = Arc::clone(&attempts);
+    let a = b.task("a", move |_| {
+        if k.fetch_add(1, SeqCst) == 0 {
+            Err(1)
+        } else {
+            Ok(7)
+        }
+    });
+    b.retry(
+        a,
+        RetryPolicy {
+            attempts: 2,
+            backoff_ticks: 300,
+        },
+    );
+    let rt = Runtime::builder()
+        .workers(2)
+        .idle_strategy(IdleStrategy::Park)
+        .build(b.build().unwrap())
+        .unwrap();
+    let parks_before = rt.metrics().parks;
+    let start = Instant::now();
+    let r = rt
+        .submit(0)
+        .unwrap()
+        .wait_timeout(HANG)
+        .expect("the retry ran after its back-off");
+    let elapsed_ms = start.elapsed().as_millis() as u64;
+    assert_eq!(r.outcome(), Ok(()));
+    assert_eq!(r.value(a), Some(7));
+    assert_eq!(attempts.load(SeqCst), 2);
+    let parks = rt.metrics().parks - parks_before;
+    let bound = 2 * 2 * (elapsed_ms / 50 + 4);
+    assert!(
+        parks <= bound,
+        "{parks} parks over {elapsed_ms} ms (at most {bound} expected): workers woke every tick"
+    );
+}
+
 #[test]
 fn cancel_skips_nodes_not_started() {
     let _s = shared();
