@@ -726,8 +726,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         }
         // With only retries waiting, no sweep before the earliest of them can be due: the
         // hint is a lower bound of their due ticks (and of their runs' deadlines), lowered to
-        // the current tick when a run with retries waiting is cancelled or fails. Relaxed: a
-        // hint read late delays a sweep by one `step`; the sweep itself synchronises below.
+        // the current tick when any run is cancelled or fails. Relaxed: a hint read late
+        // delays a sweep by one `step`; the sweep itself synchronises below.
         if !overflow && !tick_reached(now, self.shared.retry_hint.load(Relaxed)) {
             return 0;
         }
@@ -747,10 +747,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         // the hint anew: the earliest tick at which one it leaves waiting may be due. It
         // publishes that only if the hint is still what it read here (a compare-exchange:
         // otherwise a lowering, or another sweep's publication, changed it meanwhile; each is
-        // a lower bound by itself, and it stays), and lowers it to
-        // now if `retry_epoch` moved meanwhile (a lowering it may not have seen, for a retry
-        // it may have missed, whose write of the hint came before the publication). Until it
-        // publishes, the hint stays as it was: other engines may sweep meanwhile.
+        // a lower bound by itself, and it stays), and lowers it to now if `retry_epoch` moved
+        // meanwhile (a lowering it may not have seen, for a retry it may have missed, whose
+        // write of the hint came before the publication). Until it publishes, the hint stays
+        // as it was: other engines may sweep meanwhile.
         // Acquire: pairs with the Release increment in `lower_retry_hint`; every lowering
         // counted before this load is seen by the loop (its park's cell bits, its run's flag).
         let start = if deferred {
