@@ -923,12 +923,13 @@ fn a_retry_waiting_out_its_back_off_does_not_wake_workers_every_tick() {
         .unwrap();
     let parks_before = rt.metrics().parks;
     let start = Instant::now();
-    let r = rt
-        .submit(0)
-        .unwrap()
+    let h = rt.submit(0).unwrap();
+    eventually("the retry waits", || rt.metrics().retries_waiting == 1);
+    let r = h
         .wait_timeout(HANG)
         .expect("the retry ran after its back-off");
     let elapsed_ms = start.elapsed().as_millis() as u64;
+    assert_eq!(rt.metrics().retries_waiting, 0);
     assert_eq!(r.outcome(), Ok(()));
     assert_eq!(r.value(a), Some(7));
     assert_eq!(attempts.load(SeqCst), 2);

@@ -251,6 +251,8 @@ pub struct Metrics {
     pub deque_depth: usize,
     /// Runs in flight now.
     pub active_runs: usize,
+    /// Retries waiting out their back-off now (all runs).
+    pub retries_waiting: usize,
     /// Worker threads.
     pub workers: usize,
     /// Times a worker parked (went to sleep).
@@ -419,6 +421,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
             ring_depths: engine.ring_depths(),
             deque_depth: self.inner.deque_depth(),
             active_runs: engine.active_runs(),
+            retries_waiting: engine.deferred(),
             workers: self.inner.workers,
             parks: self.inner.sleep.parks.load(Ordering::Relaxed),
             wakes: self.inner.sleep.wakes.load(Ordering::Relaxed),
