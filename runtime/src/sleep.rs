@@ -84,8 +84,8 @@ impl Sleep {
             self.waiting.fetch_add(1, Ordering::Relaxed);
             // Retries waiting for a tick need a timed wake; otherwise sleep until notified.
             // One parked worker at a time (the timekeeper) wakes when the earliest of them
-            // may be due (at least every `DEFERRED_POLL`; a retry parked or a run cancelled
-            // meanwhile notifies); the others wake every `DEFERRED_POLL`, in case the
+            // may be due (at least every `DEFERRED_POLL`; a retry parked, or a run cancelled or
+            // failed, meanwhile notifies); the others wake every `DEFERRED_POLL`, in case the
             // timekeeper is busy in a body meanwhile. A long back-off costs a few wakes.
             let _guard = if let Some(ms) = work.retry_in() {
                 let keeper = !self.timekeeper.swap(true, Ordering::Relaxed);

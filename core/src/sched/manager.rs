@@ -286,7 +286,8 @@ impl<
 
     /// Ticks until the earliest retry waiting out its back-off may be due (`Some(0)`: step
     /// now); `None` when no retry waits. A main loop with nothing else to do can sleep (or
-    /// set its timer) that long; a retry parked or a run cancelled meanwhile shortens it.
+    /// set its timer) that long; a retry parked, or a run cancelled or failed, meanwhile
+    /// shortens it.
     pub fn next_retry_in(&self) -> Option<u32> {
         self.engine().next_retry_in()
     }
