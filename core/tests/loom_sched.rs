@@ -55,6 +55,27 @@ use ringdag_core::sched::{Context, Priority, RunError, SubmitOptions, TaskManage
 
 type Cx<'a> = Context<'a, u32, u32>;
 
+/// Two threads each run one `step` of `batch` on their own engine over `tm` (no deques);
+/// returns what each executed, once both are joined.
+fn step_on_two_threads<
+    const NODES: usize,
+    const EDGES: usize,
+    const RUNS: usize,
+    const ITEMS: usize,
+    const RING: usize,
+>(
+    tm: &Arc<TaskManager<'static, u32, u32, (), NODES, EDGES, RUNS, ITEMS, RING>>,
+    batch: usize,
+) -> Vec<usize> {
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let tm = tm.clone();
+            thread::spawn(move || tm.engine().step(tm.dag(), batch))
+        })
+        .collect();
+    workers.into_iter().map(|w| w.join().unwrap()).collect()
+}
+
 const LOW: SubmitOptions = SubmitOptions {
     priority: Priority::Low,
     deadline_ticks: None,
@@ -90,16 +111,7 @@ fn join_resolved_by_two_workers() {
         let tm: Arc<TaskManager<'static, u32, u32, (), 4, 4, 1, 0, 4>> =
             Arc::new(TaskManager::new(&JOIN_DAG));
         let id = tm.submit(100).unwrap();
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                let tm = tm.clone();
-                thread::spawn(move || tm.engine().step(tm.dag(), 1))
-            })
-            .collect();
-        let mut done_by_workers = 0;
-        for w in workers {
-            done_by_workers += w.join().unwrap();
-        }
+        let done_by_workers: usize = step_on_two_threads(&tm, 1).iter().sum();
         // Whatever the workers left (a root one of them did not get).
         let mut rest = 0;
         loop {
@@ -401,15 +413,7 @@ fn racing_unparkers_keep_a_retry_live() {
         assert_eq!(tm.engine().ring_depths(), [0, 0]);
         assert_eq!(tm.counters().tasks_run, 3, "root, y, z; x still parked");
         // Two workers find the rings empty and scan for x.
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                let tm = tm.clone();
-                thread::spawn(move || tm.engine().step(tm.dag(), 1))
-            })
-            .collect();
-        for w in workers {
-            w.join().unwrap();
-        }
+        step_on_two_threads(&tm, 1);
         // x failed once and waits one tick for its retry.
         tm.advance_tick(1);
         while tm.step() > 0 {}
@@ -473,15 +477,7 @@ fn deferred_retry_not_claimed_before_its_tick() {
         // root, then y directly; x waits in the ring.
         tm.engine().step(tm.dag(), 1);
         assert_eq!(tm.engine().ring_depths(), [0, 1], "x in the low ring");
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                let tm = tm.clone();
-                thread::spawn(move || tm.engine().step(tm.dag(), 1))
-            })
-            .collect();
-        for w in workers {
-            w.join().unwrap();
-        }
+        step_on_two_threads(&tm, 1);
         tm.advance_tick(1);
         while tm.step() > 0 {}
         let done = tm.poll().expect("the run completed");
@@ -599,13 +595,7 @@ fn retry_parked_during_a_sweep_keeps_the_hint() {
         assert_eq!(tm.engine().ring_depths(), [0, 1], "b in the low ring");
         tm.advance_tick(1);
         assert_eq!(tm.engine().next_retry_in(), Some(0), "a is due");
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                let tm = tm.clone();
-                thread::spawn(move || tm.engine().step(tm.dag(), 2))
-            })
-            .collect();
-        let ran: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        let ran = step_on_two_threads(&tm, 2);
         // b's retry is due 3 ticks after it failed.
         tm.advance_tick(3);
         while tm.step() > 0 {}
@@ -660,13 +650,7 @@ fn retry_parked_during_an_overflow_sweep_keeps_the_hint() {
         tm.engine().step(tm.dag(), 1);
         assert_eq!(tm.engine().ring_depths(), [2, 0], "x and o2 in the ring");
         assert_eq!(tm.counters().ring_full, 1, "o3 parked");
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                let tm = tm.clone();
-                thread::spawn(move || tm.engine().step(tm.dag(), 2))
-            })
-            .collect();
-        let ran: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        let ran = step_on_two_threads(&tm, 2);
         tm.advance_tick(3);
         while tm.step() > 0 {}
         let done = tm.poll().expect("x's retry was found when due");

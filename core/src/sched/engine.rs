@@ -353,10 +353,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     ///
     /// Such workers are expected to spin on `step` while idle, with a tick that follows a
     /// clock (as the runtime's does): when only retries wait, the engines look for due ones
-    /// once the earliest may be due, at most once per tick between them, and a retry of a run cancelled or failed meanwhile is
-    /// skipped at the next tick. An engine without a deque looks on every `step` that finds
-    /// the rings empty once the earliest retry may be due (or a run with retries waiting was
-    /// cancelled or failed).
+    /// once the earliest may be due, at most once per tick between them, and a retry of a run
+    /// cancelled or failed meanwhile is skipped at the next tick. An engine without a deque
+    /// looks on every `step` that finds the rings empty once the earliest retry may be due
+    /// (or any run was cancelled or failed since the last look).
     ///
     /// # Safety
     ///
@@ -1985,10 +1985,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if self.shared.deferred.load(Relaxed) == 0 {
             return None;
         }
-        let now = self.fresh_now();
         // Relaxed: a hint, as in `unpark`.
-        let ahead = self.shared.retry_hint.load(Relaxed).wrapping_sub(now) as i32;
-        Some(ahead.max(0) as u32)
+        let hint = self.shared.retry_hint.load(Relaxed);
+        Some(hint_ahead(self.fresh_now(), hint))
     }
 
     /// Whether a task ring (or, on an engine built [`with_worker`](Self::with_worker), a
