@@ -182,6 +182,8 @@ struct RootRange {
     /// The token could not be handed on (deque and ring full): this worker takes the next
     /// chunk itself when this one is done.
     held: bool,
+    /// A root of this range has been taken (its chain set up the run's context).
+    started: bool,
 }
 
 impl<I, V, E> Clone for Engine<'_, I, V, E> {
@@ -947,7 +949,13 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         loop {
             // Claimed roots first, then the batch, then what it made ready on the worker's own
             // deque, up to a budget (one loop, so that `execute` is inlined once).
+            let mut same_run = false;
             let first = if roots.next < roots.end {
+                // After the first root of a claimed range, the next ones continue the same run
+                // with nothing in between: its context is the kept one, and the local tally
+                // holds no other run (the first root's chain flushed them).
+                same_run = roots.started;
+                roots.started = true;
                 roots.next += 1;
                 Entry::new(roots.slot, self.dag.roots[roots.next - 1], 0, true)
             } else if roots.held {
@@ -964,21 +972,28 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             } else {
                 break;
             };
-            if first.is_roots() {
-                roots = self.take_roots(first.slot(), &mut local);
-                continue;
+            if !same_run {
+                if first.is_roots() {
+                    roots = self.take_roots(first.slot(), &mut local);
+                    continue;
+                }
+                self.flush_other_runs(first, &mut local);
+                // One context for the chain: every entry it continues with is of the same run
+                // (successors of a node are), so the run's part is built once; `execute` sets
+                // the node's part. The run cannot end while the chain holds one of its
+                // entries. A context kept from an earlier chain is reused only if it is of
+                // `first`'s run (the slot's current id: that run is live, as `first` is one of
+                // its entries); one of a run that has ended since is never read again, only
+                // replaced.
+                let id = self.run_id(first.slot());
+                if !matches!(&run_cx, Some(cx) if cx.run == id) {
+                    run_cx = Some(self.context(first.slot(), first.node(), 0, 0, None));
+                }
             }
-            self.flush_other_runs(first, &mut local);
-            // One context for the chain: every entry it continues with is of the same run
-            // (successors of a node are), so the run's part is built once; `execute` sets the
-            // node's part. The run cannot end while the chain holds one of its entries. A
-            // context kept from an earlier chain is reused only if it is of `first`'s run (the
-            // slot's current id: that run is live, as `first` is one of its entries); one of a
-            // run that has ended since is never read again, only replaced.
-            let id = self.run_id(first.slot());
-            let cx = match &mut run_cx {
-                Some(cx) if cx.run == id => cx,
-                kept => kept.insert(self.context(first.slot(), first.node(), 0, 0, None)),
+            // Set above, on this pass or (same run) on the first root's.
+            let Some(cx) = run_cx.as_mut() else {
+                debug_assert!(false, "a chain without a context");
+                continue;
             };
             let mut next = Some(first);
             while let Some(e) = next {
@@ -1041,6 +1056,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             next: start,
             end,
             held,
+            started: false,
         }
     }
 
