@@ -1164,3 +1164,67 @@ fn wait_timeout_with_duration_max_waits_like_wait() {
     });
     assert_eq!(r, Some(Some(2)));
 }
+
+/// A waker that records that it was woken.
+struct Flag(AtomicBool);
+
+impl std::task::Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, SeqCst);
+    }
+}
+
+#[test]
+fn a_handle_polled_again_after_ready_stays_pending_and_touches_nothing() {
+    // After `Ready`, the handle's run slot is free and another run may hold it. Polling the
+    // finished handle again must not panic, take that run's result, or replace the waker
+    // that run's handle registered (its task would never be woken).
+    use core::pin::Pin;
+    use core::task::{Context, Poll, Waker};
+    let _s = shared();
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let gate = Gate::default();
+    let g = gate.clone();
+    let a = b.task("a", move |cx| {
+        if *cx.input() == 2 {
+            g.wait();
+        }
+        Ok(*cx.input() * 10)
+    });
+    let rt = Runtime::builder()
+        .workers(1)
+        .max_runs(1)
+        .build(b.build().unwrap())
+        .unwrap();
+    let first = rt.submit(1).unwrap();
+    let (r, mut first) = within("first run", move || {
+        let mut first = first;
+        loop {
+            let mut cx = Context::from_waker(Waker::noop());
+            if let Poll::Ready(r) = Pin::new(&mut first).poll(&mut cx) {
+                return (r, first);
+            }
+            thread::yield_now();
+        }
+    });
+    assert_eq!(r.value(a), Some(10));
+    drop(r);
+    // The only slot now holds the second run, blocked until the gate opens. Its handle
+    // registers a waker; then the finished first handle is polled again.
+    let mut second = rt.submit(2).unwrap();
+    assert_eq!(second.id().slot(), first.id().slot());
+    let woken = Arc::new(Flag(AtomicBool::new(false)));
+    let waker = Waker::from(Arc::clone(&woken));
+    assert!(Pin::new(&mut second)
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    let mut noop = Context::from_waker(Waker::noop());
+    assert!(Pin::new(&mut first).poll(&mut noop).is_pending());
+    gate.open();
+    eventually("the second run's waker was woken", || woken.0.load(SeqCst));
+    assert!(Pin::new(&mut first).poll(&mut noop).is_pending());
+    drop(first);
+    let r2 = within("second run", move || second.wait());
+    assert_eq!(r2.value(a), Some(20));
+    assert_eq!(r2.input(), 2);
+}

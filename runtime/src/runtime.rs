@@ -510,6 +510,11 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Drop
 /// A submitted run. Wait for it ([`wait`](Self::wait), [`wait_timeout`](Self::wait_timeout),
 /// or `.await`: it is a [`Future`]), or [`cancel`](Self::cancel) it. Dropping the handle
 /// detaches the run: it still runs to completion and its slot is freed when it finishes.
+///
+/// As a future it yields the [`RunResult`] once. Polled again after that, it stays
+/// `Pending` and touches nothing (the run slot may hold another run by then, whose waker
+/// must stay registered); it never panics. Code that may poll a finished future again
+/// (`select!` in a loop) should fuse it, as for any future.
 pub struct RunHandle<
     I: Copy + Send + Sync + 'static,
     V: Copy + Send + Sync + 'static,
@@ -611,7 +616,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Future
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         if this.finished {
-            // Polled again after `Ready`: the slot may belong to another run by now.
+            // Polled again after `Ready`: the slot may belong to another run by now, whose
+            // handle's waker must not be replaced by ours.
             return Poll::Pending;
         }
         let inner = Arc::clone(&this.inner);
