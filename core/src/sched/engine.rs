@@ -182,7 +182,7 @@ struct RootRange {
     /// The token could not be handed on (deque and ring full): this worker takes the next
     /// chunk itself when this one is done.
     held: bool,
-    /// A root of this range has been taken (its chain set up the run's context).
+    /// A root of this range has been taken (and the run's context set up before it ran).
     started: bool,
 }
 
@@ -953,7 +953,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             let first = if roots.next < roots.end {
                 // After the first root of a claimed range, the next ones continue the same run
                 // with nothing in between: its context is the kept one, and the local tally
-                // holds no other run (the first root's chain flushed them).
+                // holds no other run (the setup before the first root flushed them; chains
+                // continue only with entries of their own run). The run cannot end before its
+                // last root resolves, so the kept context's id is still the slot's.
                 same_run = roots.started;
                 roots.started = true;
                 roots.next += 1;
@@ -990,11 +992,18 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                     run_cx = Some(self.context(first.slot(), first.node(), 0, 0, None));
                 }
             }
-            // Set above, on this pass or (same run) on the first root's.
-            let Some(cx) = run_cx.as_mut() else {
-                debug_assert!(false, "a chain without a context");
-                continue;
-            };
+            debug_assert!(
+                !same_run
+                    || (matches!(&run_cx, Some(cx) if cx.run == self.run_id(first.slot()))
+                        && local.resolved[..local.resolved_len]
+                            .iter()
+                            .all(|&(slot, _)| slot == first.slot())),
+                "a root continued without its run's context, or with another run tallied"
+            );
+            // Set above, on this pass or (same run) on the first root's; built here only if
+            // that invariant ever broke (never drop `first`: its run would never complete).
+            let cx =
+                run_cx.get_or_insert_with(|| self.context(first.slot(), first.node(), 0, 0, None));
             let mut next = Some(first);
             while let Some(e) = next {
                 next = self.execute(bodies, e, cx, &mut local);
