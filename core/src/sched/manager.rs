@@ -26,11 +26,12 @@ impl<I, V, E, const NODES: usize, const EDGES: usize> Bodies<I, V, E>
 /// `NODES` nodes and `EDGES` edges, `ITEMS` iterator item slots per run, and task rings of
 /// `RING` entries (one per priority level, plus a result ring of the same size).
 ///
-/// `const fn new`, so it can live in a `static`: no heap, no lazy initialisation. The storage
-/// starts all zero, but the manager holds a reference to its DAG, so a `static` manager is
-/// placed in `.data` and its size counts in flash as well as RAM (1 568 bytes for the firmware
-/// example's 5-node, 4-run manager with rings of 16 on thumbv7em). See the [module docs](super) for the model,
-/// and [`Engine`] for the operations, which this type forwards.
+/// `const fn new`, so it can live in a `static`: no heap, no lazy initialisation. The run
+/// storage starts all zero, but the manager holds a reference to its DAG (and its retry hint
+/// starts non-zero), so a `static` manager is placed in `.data` and its size counts in flash
+/// as well as RAM (1 600 bytes for the firmware example's 5-node, 4-run manager with rings of
+/// 16 on thumbv7em). See the [module docs](super) for the model, and [`Engine`] for the
+/// operations, which this type forwards.
 ///
 /// Memory: `size_of` grows as `RUNS × NODES × (12 + size_of::<V>())` (node cells, rounded to
 /// `V`'s alignment) `+ RUNS × ITEMS × size_of::<V>()` `+ 3 × (2 cache lines + RING × 16)`
