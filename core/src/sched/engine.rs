@@ -1613,7 +1613,44 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             self.count_resolved(slot, count, local);
             return next;
         }
+        if let [a, b] = succ {
+            if !condition && a.preds == 1 && b.preds == 1 {
+                return self.resolve_pair(slot, live, succ, count, local);
+            }
+        }
         self.resolve_many(slot, live, condition, choice, succ, count, local)
+    }
+
+    /// [`resolve`](Self::resolve) of a two-way fan-out into nodes that have only this
+    /// predecessor (every internal node of a binary tree): both are ready now, with nothing to
+    /// count (see [`resolve_many`](Self::resolve_many)). The caller continues with the first;
+    /// the second goes to this worker's own deque (its push's Release fence carries this
+    /// node's writes to a thief), where an idle worker can steal it. `resolve_many` does the
+    /// same for any number of successors, with more set-up (its spill buffer); it takes over
+    /// without a deque, when the deque is full, or for a run of low priority (its ring). Out
+    /// of line, but short.
+    #[inline(never)]
+    fn resolve_pair(
+        &self,
+        slot: usize,
+        live: bool,
+        succ: &[Succ],
+        count: u32,
+        local: &mut Local,
+    ) -> Option<Entry> {
+        if let [a, b] = succ {
+            if self.has_deque()
+                && Self::level(self.runs[slot].flags.load(Relaxed)) == 0
+                && self.local_push(&[Entry::new(slot, b.to, 0, live)]) == 1
+            {
+                if self.worker_count() > 1 {
+                    self.hooks.work_available();
+                }
+                self.count_resolved(slot, count, local);
+                return Some(Entry::new(slot, a.to, 0, live));
+            }
+        }
+        self.resolve_many(slot, live, false, None, succ, count, local)
     }
 
     /// A node's counter reached zero (its last edge resolved): no other edge touches it in
