@@ -224,7 +224,9 @@ fn check(spec: &Spec, salt: u64, cfg: &Config) -> Result<(), TestCaseError> {
     let verdict = run_and_verify(&rt, spec, salt, &probe);
     if verdict.is_err() {
         // A run that never ends (an entry lost by a bug) would hang the runtime's drop, which
-        // waits for its runs: leak it, so that the case fails (and shrinks) instead.
+        // waits for its runs: leak it, so that the case fails (and shrinks) instead. Paused,
+        // its workers park and leave the cores to the next tries.
+        rt.pause();
         std::mem::forget(rt);
     }
     verdict
