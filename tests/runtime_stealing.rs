@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ringdag::runtime::{GraphBuilder, Runtime};
+use ringdag::runtime::{GraphBuilder, Priority, Runtime};
 
 /// How long the slow node waits for its siblings before giving up.
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -120,4 +120,62 @@ fn counting_graph(
         Ok(())
     })
     .unwrap()
+}
+
+#[test]
+fn binary_tree_fan_outs_run_every_node_once_after_its_parent() {
+    // Every internal node of a binary tree makes two sole-predecessor successors ready at
+    // once: the worker continues with one and queues the other (its own deque for a run of
+    // high priority, the low ring otherwise), where the other workers steal it. Each node
+    // stamps itself from one shared counter: every child's stamp must follow its parent's.
+    const DEPTH: u32 = 13;
+    let n = (1u32 << DEPTH) - 1;
+    let mut off = vec![0u32];
+    let mut succ = Vec::new();
+    for v in 0..n {
+        succ.extend([2 * v + 1, 2 * v + 2].into_iter().filter(|&c| c < n));
+        off.push(succ.len() as u32);
+    }
+    let clock = Arc::new(AtomicUsize::new(0));
+    let stamps: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+    for workers in [1, 2, 4] {
+        let (c, s) = (Arc::clone(&clock), Arc::clone(&stamps));
+        let graph = ringdag::runtime::Graph::from_csr("t", &off, &succ, move |cx| {
+            let previous = s[cx.node().index()].swap(c.fetch_add(1, SeqCst) + 1, SeqCst);
+            // 0: not run yet in this round (a panic fails the run with its message).
+            assert_eq!(previous, 0, "node {} ran twice", cx.node().index());
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        let rt = Runtime::builder().workers(workers).build(graph).unwrap();
+        for priority in [Priority::High, Priority::Low] {
+            for round in 0..3 {
+                stamps.iter().for_each(|c| c.store(0, SeqCst));
+                let what = format!("{workers} workers, {priority:?}, round {round}");
+                let handle = rt.submit_with((), priority, None).unwrap();
+                let Ok(result) = handle.wait_timeout(PATIENCE * 6) else {
+                    // A lost entry: the run never ends, and dropping the runtime would wait
+                    // for it. Leave the runtime (paused) to the process and fail.
+                    rt.pause();
+                    std::mem::forget(rt);
+                    panic!("{what}: the run did not end");
+                };
+                assert_eq!(result.outcome(), Ok(()), "{what}");
+                for v in 0..n as usize {
+                    let stamp = stamps[v].load(SeqCst);
+                    assert_ne!(stamp, 0, "{what}: node {v} did not run");
+                    if v > 0 {
+                        let parent = stamps[(v - 1) / 2].load(SeqCst);
+                        assert!(parent < stamp, "{what}: node {v} ran before its parent");
+                    }
+                }
+                let m = rt.metrics();
+                assert_eq!(
+                    (m.deque_depth, m.ring_depths, m.active_runs),
+                    (0, [0, 0], 0),
+                    "{what}: work left queued after the run finished"
+                );
+            }
+        }
+    }
 }

@@ -22,6 +22,8 @@ const LIVE_UNIT: u32 = 1 << 16;
 pub(crate) const BATCH: usize = 32;
 /// Ready successors collected before one push to the ring.
 const SPILL: usize = 16;
+/// Whether workers can have deques (`Engine::with_worker`): targets with 64-bit atomics.
+const DEQUES: bool = cfg!(any(target_has_atomic = "64", loom));
 /// At most this many item tokens are pushed per iterator execution.
 const MAX_TOKENS: usize = 64;
 /// Generations wrap at this mask (20 bits, as in [`RunId`]).
@@ -1613,9 +1615,11 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             self.count_resolved(slot, count, local);
             return next;
         }
-        if let [a, b] = succ {
-            if !condition && a.preds == 1 && b.preds == 1 {
-                return self.resolve_pair(slot, live, succ, count, local);
+        if let [a, b] = *succ {
+            // Targets without deques (no 64-bit atomics: firmware) leave it to
+            // `resolve_many`: no second copy of the queueing code in flash.
+            if DEQUES && !condition && a.preds == 1 && b.preds == 1 {
+                return self.resolve_pair(slot, live, a, b, count, local);
             }
         }
         self.resolve_many(slot, live, condition, choice, succ, count, local)
@@ -1623,34 +1627,25 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
 
     /// [`resolve`](Self::resolve) of a two-way fan-out into nodes that have only this
     /// predecessor (every internal node of a binary tree): both are ready now, with nothing to
-    /// count (see [`resolve_many`](Self::resolve_many)). The caller continues with the first;
-    /// the second goes to this worker's own deque (its push's Release fence carries this
-    /// node's writes to a thief), where an idle worker can steal it. `resolve_many` does the
-    /// same for any number of successors, with more set-up (its spill buffer); it takes over
-    /// without a deque, when the deque is full, or for a run of low priority (its ring). Out
-    /// of line, but short.
+    /// count (see [`resolve_many`](Self::resolve_many)). The caller continues with `a`; `b` is
+    /// queued as `resolve_many` queues its spill ([`enqueue_ready`](Self::enqueue_ready)):
+    /// this worker's own deque for a run of high priority (its push's Release fence carries
+    /// this node's writes to a thief), otherwise the run's ring. `resolve_many` would do the
+    /// same with more set-up (its spill buffer). Out of line, but short.
     #[inline(never)]
     fn resolve_pair(
         &self,
         slot: usize,
         live: bool,
-        succ: &[Succ],
+        a: Succ,
+        b: Succ,
         count: u32,
         local: &mut Local,
     ) -> Option<Entry> {
-        if let [a, b] = succ {
-            if self.has_deque()
-                && Self::level(self.runs[slot].flags.load(Relaxed)) == 0
-                && self.local_push(&[Entry::new(slot, b.to, 0, live)]) == 1
-            {
-                if self.worker_count() > 1 {
-                    self.hooks.work_available();
-                }
-                self.count_resolved(slot, count, local);
-                return Some(Entry::new(slot, a.to, 0, live));
-            }
-        }
-        self.resolve_many(slot, live, false, None, succ, count, local)
+        debug_assert!(a.preds == 1 && b.preds == 1);
+        self.enqueue_ready(slot, &[Entry::new(slot, b.to, 0, live)]);
+        self.count_resolved(slot, count, local);
+        Some(Entry::new(slot, a.to, 0, live))
     }
 
     /// A node's counter reached zero (its last edge resolved): no other edge touches it in
@@ -1788,17 +1783,23 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         unsafe { self.enqueue_spill(slot, spill, SPILL) };
     }
 
-    /// Enqueues the first `k` entries of `spill` at the run's priority level.
+    /// Enqueues the first `k` entries of `spill` ([`enqueue_ready`](Self::enqueue_ready)).
     ///
     /// # Safety
     ///
     /// `k <= SPILL` and `spill[..k]` is initialised.
     #[inline(always)]
     unsafe fn enqueue_spill(&self, slot: usize, spill: &[MaybeUninit<Entry>; SPILL], k: usize) {
-        let level = Self::level(self.runs[slot].flags.load(Relaxed));
         // SAFETY: the caller's contract: `spill[..k]` is initialised (and in bounds);
         // `MaybeUninit<Entry>` has `Entry`'s layout.
         let ready = unsafe { core::slice::from_raw_parts(spill.as_ptr().cast::<Entry>(), k) };
+        self.enqueue_ready(slot, ready);
+    }
+
+    /// Enqueues entries of run `slot` that are ready to run, at the run's priority level.
+    #[inline(always)]
+    fn enqueue_ready(&self, slot: usize, ready: &[Entry]) {
+        let level = Self::level(self.runs[slot].flags.load(Relaxed));
         // High priority: the worker's own deque first (low-priority entries stay in their
         // ring, where the fairness rule sees them).
         let local = if level == 0 {
