@@ -15,8 +15,8 @@ use std::thread;
 use std::time::Instant;
 
 use ringdag::runtime::{
-    CancelError, GraphBuilder, IdleStrategy, Priority, RetryPolicy, RunError, Runtime, Shutdown,
-    SubmitError,
+    BuildError, CancelError, GraphBuilder, IdleStrategy, Priority, RetryPolicy, RunError, Runtime,
+    Shutdown, SubmitError,
 };
 
 /// Bound for anything that must not hang.
@@ -1227,4 +1227,41 @@ fn a_handle_polled_again_after_ready_stays_pending_and_touches_nothing() {
     let r2 = within("second run", move || second.wait());
     assert_eq!(r2.value(a), Some(20));
     assert_eq!(r2.input(), 2);
+}
+
+#[test]
+fn out_of_range_settings_are_build_errors_and_a_large_batch_acts_as_the_largest() {
+    let _s = shared();
+    let graph = || {
+        let mut b = GraphBuilder::<u32, u32, ()>::new();
+        let a = b.task("a", |cx| Ok(*cx.input() + 1));
+        let c = b.task("c", move |cx| Ok(cx.value(a).unwrap_or(0) * 2));
+        b.edge(a, c);
+        (b.build().unwrap(), c)
+    };
+    let config_error =
+        |builder: ringdag::runtime::Builder, what: &str| match builder.build(graph().0) {
+            Err(BuildError::Config(message)) => {
+                assert!(message.contains(what), "{what}: the error says {message:?}")
+            }
+            Err(other) => panic!("{what}: {other}"),
+            Ok(_) => panic!("{what}: built"),
+        };
+    config_error(Runtime::builder().workers(0), "workers");
+    config_error(Runtime::builder().batch_size(0), "batch size");
+    config_error(Runtime::builder().max_runs(0), "max_runs");
+    config_error(Runtime::builder().max_runs(1 << 20), "max_runs");
+    // Larger than a worker's batch buffer: takes at most that many, and runs as usual.
+    for batch in [33, 128, usize::MAX] {
+        let (g, c) = graph();
+        let rt = Runtime::builder()
+            .workers(2)
+            .batch_size(batch)
+            .build(g)
+            .unwrap();
+        let handles: Vec<_> = (0..64).map(|i| rt.submit(i).unwrap()).collect();
+        for (i, h) in handles.into_iter().enumerate() {
+            assert_eq!(h.wait().value(c), Some((i as u32 + 1) * 2), "batch {batch}");
+        }
+    }
 }

@@ -98,7 +98,9 @@ impl Builder {
         self
     }
 
-    /// Most entries a worker takes from the task ring at once (1 to 32). Default 32. A worker
+    /// Most entries a worker takes from the task ring at once. Default 32, which is also the
+    /// most a worker takes (the size of its batch buffer): a larger value acts as 32, and 0 is
+    /// an error at [`build`](Self::build). A worker
     /// takes at most half its fair share of the queued entries (queue depth / 2 / workers), so
     /// batches are large only when the ring is deep. Entries taken together run one after the
     /// other on that worker: with nodes that block for long, `batch_size(1)` guarantees that no
@@ -151,8 +153,8 @@ impl Builder {
         if workers == 0 || workers > 1024 {
             return Err(BuildError::Config("workers must be 1..=1024"));
         }
-        if self.batch == 0 || self.batch > 32 {
-            return Err(BuildError::Config("batch size must be 1..=32"));
+        if self.batch == 0 {
+            return Err(BuildError::Config("batch size must be at least 1"));
         }
         if self.runs == 0 || self.runs > RunId::MAX_SLOTS {
             return Err(BuildError::Config("max_runs must be 1..=4096"));
@@ -173,7 +175,7 @@ impl Builder {
         let cfg = Config {
             runs: self.runs,
             ring,
-            batch: self.batch,
+            batch: self.batch.min(ringdag_core::sched::MAX_BATCH),
             spins,
             workers,
             trace: self.trace,

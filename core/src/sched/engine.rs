@@ -860,7 +860,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
 
     // ---------------------------------------------------------------- execution
 
-    /// Pops one batch (up to `max_batch`, at most 32) and executes it, following ready
+    /// Pops one batch (up to `max_batch`, at most [`MAX_BATCH`](super::MAX_BATCH)) and executes it, following ready
     /// successors directly. Returns the number of node executions and skips performed; 0 when
     /// there was nothing to do now (or the manager is paused).
     ///

@@ -95,6 +95,9 @@ pub use engine::{Bodies, Engine, Finished, Hooks, NoHooks, Queue, StorageError};
 pub use manager::TaskManager;
 pub use storage::{ItemCell, NodeCell, RunSlot, Shared};
 
+/// The most entries one [`Engine::step`] pops at once: a larger `max_batch` acts as this.
+pub const MAX_BATCH: usize = engine::BATCH;
+
 use core::fmt;
 
 use crate::dag::NodeId;
