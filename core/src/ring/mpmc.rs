@@ -175,7 +175,8 @@ unsafe impl<T: Send, const N: usize> Sync for RingBuffer<T, N> {}
 unsafe impl<T: Send, const N: usize> Send for RingBuffer<T, N> {}
 
 impl<T, const N: usize> RingBuffer<T, N> {
-    const MASK: usize = N - 1;
+    // Wrapping: for N = 0 the error is `VALID_CAPACITY`'s message alone.
+    const MASK: usize = N.wrapping_sub(1);
 
     /// Checked at compile time, from `new`: `N` is a power of two (so not zero) and small enough
     /// that stamp differences (at most `2 * N`) fit in an `isize`.

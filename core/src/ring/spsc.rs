@@ -52,7 +52,8 @@ unsafe impl<T: Send, const N: usize> Sync for Queue<T, N> {}
 unsafe impl<T: Send, const N: usize> Send for Queue<T, N> {}
 
 impl<T, const N: usize> Queue<T, N> {
-    const MASK: usize = N - 1;
+    // Wrapping: for N = 0 the error is `VALID_CAPACITY`'s message alone.
+    const MASK: usize = N.wrapping_sub(1);
     const VALID_CAPACITY: () = assert!(
         N.is_power_of_two(),
         "spsc::Queue capacity N must be a non-zero power of two"
