@@ -126,8 +126,7 @@ fn counting_graph(
 fn binary_tree_fan_outs_run_every_node_once_after_its_parent() {
     // Every internal node of a binary tree makes two sole-predecessor successors ready at
     // once: the worker continues with one and queues the other (its own deque for a run of
-    // high priority, the low ring otherwise), where the other workers steal it. Each node
-    // stamps itself from one shared counter: every child's stamp must follow its parent's.
+    // high priority, the low ring otherwise), where the other workers steal it.
     const DEPTH: u32 = 13;
     let n = (1u32 << DEPTH) - 1;
     let mut off = vec![0u32];
@@ -136,11 +135,51 @@ fn binary_tree_fan_outs_run_every_node_once_after_its_parent() {
         succ.extend([2 * v + 1, 2 * v + 2].into_iter().filter(|&c| c < n));
         off.push(succ.len() as u32);
     }
+    check_two_way_fan_outs("tree", &off, &succ);
+}
+
+#[test]
+fn a_comb_of_fan_outs_fills_the_deque_and_spills_to_the_ring() {
+    // A spine of 2 000 nodes, each with a leaf: every spine node makes the next spine node
+    // (first, continued with) and its leaf (second, queued) ready at once. A worker that
+    // keeps to the spine queues 2 000 leaves, more than its deque holds (256): the rest go to
+    // the ring.
+    const SPINE: u32 = 2_000;
+    let mut off = vec![0u32];
+    let mut succ = Vec::new();
+    for v in 0..SPINE {
+        // Spine node v is node 2v, its leaf 2v + 1.
+        if v + 1 < SPINE {
+            succ.extend([2 * v + 2, 2 * v + 1]);
+        } else {
+            succ.push(2 * v + 1);
+        }
+        off.push(succ.len() as u32);
+        off.push(succ.len() as u32);
+    }
+    check_two_way_fan_outs("comb", &off, &succ);
+}
+
+/// Runs the CSR graph `off`/`succ` (every node has at most one predecessor) on 1, 2 and 4
+/// workers at both priorities. Each node stamps itself from one shared counter: every node
+/// runs once, and after its predecessor.
+fn check_two_way_fan_outs(name: &'static str, off: &[u32], succ: &[u32]) {
+    let n = off.len() - 1;
+    let mut parent = vec![None; n];
+    for v in 0..n {
+        for &c in &succ[off[v] as usize..off[v + 1] as usize] {
+            assert_eq!(
+                parent[c as usize].replace(v),
+                None,
+                "{name}: node {c} has two parents"
+            );
+        }
+    }
     let clock = Arc::new(AtomicUsize::new(0));
     let stamps: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
     for workers in [1, 2, 4] {
         let (c, s) = (Arc::clone(&clock), Arc::clone(&stamps));
-        let graph = ringdag::runtime::Graph::from_csr("t", &off, &succ, move |cx| {
+        let graph = ringdag::runtime::Graph::from_csr(name, off, succ, move |cx| {
             let previous = s[cx.node().index()].swap(c.fetch_add(1, SeqCst) + 1, SeqCst);
             // 0: not run yet in this round (a panic fails the run with its message).
             assert_eq!(previous, 0, "node {} ran twice", cx.node().index());
@@ -151,7 +190,7 @@ fn binary_tree_fan_outs_run_every_node_once_after_its_parent() {
         for priority in [Priority::High, Priority::Low] {
             for round in 0..3 {
                 stamps.iter().for_each(|c| c.store(0, SeqCst));
-                let what = format!("{workers} workers, {priority:?}, round {round}");
+                let what = format!("{name}: {workers} workers, {priority:?}, round {round}");
                 let handle = rt.submit_with((), priority, None).unwrap();
                 let Ok(result) = handle.wait_timeout(PATIENCE * 6) else {
                     // A lost entry: the run never ends, and dropping the runtime would wait
@@ -161,12 +200,12 @@ fn binary_tree_fan_outs_run_every_node_once_after_its_parent() {
                     panic!("{what}: the run did not end");
                 };
                 assert_eq!(result.outcome(), Ok(()), "{what}");
-                for v in 0..n as usize {
+                for v in 0..n {
                     let stamp = stamps[v].load(SeqCst);
                     assert_ne!(stamp, 0, "{what}: node {v} did not run");
-                    if v > 0 {
-                        let parent = stamps[(v - 1) / 2].load(SeqCst);
-                        assert!(parent < stamp, "{what}: node {v} ran before its parent");
+                    if let Some(p) = parent[v] {
+                        let before = stamps[p].load(SeqCst);
+                        assert!(before < stamp, "{what}: node {v} ran before node {p}");
                     }
                 }
                 let m = rt.metrics();

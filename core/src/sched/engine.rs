@@ -860,9 +860,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
 
     // ---------------------------------------------------------------- execution
 
-    /// Pops one batch (up to `max_batch`, at most [`MAX_BATCH`](super::MAX_BATCH)) and executes it, following ready
-    /// successors directly. Returns the number of node executions and skips performed; 0 when
-    /// there was nothing to do now (or the manager is paused).
+    /// Pops one batch (up to `max_batch`, at most [`MAX_BATCH`](super::MAX_BATCH)) and
+    /// executes it, following ready successors directly. Returns the number of node
+    /// executions and skips performed; 0 when there was nothing to do now (or the manager is
+    /// paused).
     ///
     /// On an engine built [`with_worker`](Self::with_worker): the batch is the newest entry of
     /// the worker's own deque when it has one (every fourth batch looks at the rings first);
@@ -1630,8 +1631,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// count (see [`resolve_many`](Self::resolve_many)). The caller continues with `a`; `b` is
     /// queued as `resolve_many` queues its spill ([`enqueue_ready`](Self::enqueue_ready)):
     /// this worker's own deque for a run of high priority (its push's Release fence carries
-    /// this node's writes to a thief), otherwise the run's ring. `resolve_many` would do the
-    /// same with more set-up (its spill buffer). Out of line, but short.
+    /// this node's writes to a thief), or the run's ring (low priority, no deque, or the deque
+    /// full). `resolve_many` would do the same with more set-up (its spill buffer). Out of
+    /// line, but short.
     #[inline(never)]
     fn resolve_pair(
         &self,
