@@ -82,7 +82,7 @@ impl Default for Builder {
     fn default() -> Self {
         Self {
             workers: None,
-            batch: 32,
+            batch: ringdag_core::sched::MAX_BATCH,
             ring: None,
             runs: 256,
             idle: IdleStrategy::default(),
@@ -99,12 +99,13 @@ impl Builder {
     }
 
     /// Most entries a worker takes from the task ring at once. Default 32, which is also the
-    /// most a worker takes (the size of its batch buffer): a larger value acts as 32, and 0 is
-    /// an error at [`build`](Self::build). A worker
-    /// takes at most half its fair share of the queued entries (queue depth / 2 / workers), so
-    /// batches are large only when the ring is deep. Entries taken together run one after the
-    /// other on that worker: with nodes that block for long, `batch_size(1)` guarantees that no
-    /// entry waits behind a blocked node while another worker is idle.
+    /// most a worker takes ([`sched::MAX_BATCH`](ringdag_core::sched::MAX_BATCH), the size of
+    /// its batch buffer): a larger value acts as 32, and 0 is an error at
+    /// [`build`](Self::build). A worker takes at most half its fair share of the queued entries
+    /// (queue depth / 2 / workers), so batches are large only when the ring is deep. Entries
+    /// taken together run one after the other on that worker: with nodes that block for long,
+    /// `batch_size(1)` guarantees that no entry waits behind a blocked node while another
+    /// worker is idle.
     pub fn batch_size(mut self, n: usize) -> Self {
         self.batch = n;
         self
@@ -175,7 +176,8 @@ impl Builder {
         let cfg = Config {
             runs: self.runs,
             ring,
-            batch: self.batch.min(ringdag_core::sched::MAX_BATCH),
+            // `step` takes at most `sched::MAX_BATCH` whatever is asked.
+            batch: self.batch,
             spins,
             workers,
             trace: self.trace,
