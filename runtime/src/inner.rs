@@ -352,49 +352,85 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Bodies
     #[inline(always)]
     fn call(&self, node: NodeId, cx: &mut Context<'_, I, V>) -> Result<V, Failure<E>> {
         let inner = self.inner;
+        if inner.trace.enabled() {
+            return self.call_traced(node, cx);
+        }
         let body = inner.graph.body(node);
-        let tracing = inner.trace.enabled();
-        let start = if tracing {
-            Some(inner.clock.elapsed())
-        } else {
-            None
-        };
         #[cfg(feature = "tracing")]
         let _span =
             tracing::trace_span!("node", name = cx.name(), run = cx.run().to_bits()).entered();
         let result = catch_unwind(AssertUnwindSafe(|| body(cx)));
-        if let Some(start) = start {
-            let end = inner.clock.elapsed();
-            inner.trace.record(TraceEvent {
-                run: cx.run().to_bits(),
-                node: node.index() as u32,
-                item: cx.item().map_or(u32::MAX, |(i, _)| i as u32),
-                worker: self.worker,
-                start_ns: start.as_nanos() as u64,
-                end_ns: end.as_nanos() as u64,
-            });
-        }
+        self.outcome(node, cx, result)
+    }
+}
+
+impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync>
+    WorkerBodies<'_, I, V, E>
+{
+    /// [`call`](Bodies::call) while a trace is recorded: the body's start and end times go
+    /// to the trace log. Out of line, so that the untraced call keeps no timing state.
+    #[inline(never)]
+    fn call_traced(&self, node: NodeId, cx: &mut Context<'_, I, V>) -> Result<V, Failure<E>> {
+        let inner = self.inner;
+        let body = inner.graph.body(node);
+        let start = inner.clock.elapsed();
+        #[cfg(feature = "tracing")]
+        let _span =
+            tracing::trace_span!("node", name = cx.name(), run = cx.run().to_bits()).entered();
+        let result = catch_unwind(AssertUnwindSafe(|| body(cx)));
+        let end = inner.clock.elapsed();
+        inner.trace.record(TraceEvent {
+            run: cx.run().to_bits(),
+            node: node.index() as u32,
+            item: cx.item().map_or(u32::MAX, |(i, _)| i as u32),
+            worker: self.worker,
+            start_ns: start.as_nanos() as u64,
+            end_ns: end.as_nanos() as u64,
+        });
+        self.outcome(node, cx, result)
+    }
+
+    /// A body's result as the engine takes it.
+    #[inline(always)]
+    fn outcome(
+        &self,
+        node: NodeId,
+        cx: &Context<'_, I, V>,
+        result: std::thread::Result<Result<V, E>>,
+    ) -> Result<V, Failure<E>> {
         match result {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(Failure::Error(e)),
-            Err(payload) => {
-                // Kept only for a node's last attempt: a panic that a retry recovers from is
-                // not the run's failure.
-                let attempts = u32::from(inner.graph.view().nodes[node.index()].retry.attempts);
-                if cx.attempt() + 1 >= attempts {
-                    let mut slot = inner.panics[cx.run().slot()]
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner());
-                    // One record per node: when several nodes panic at once, the engine
-                    // picks the run's failure (the first to set it), and its message must be
-                    // here whichever that is.
-                    if slot.iter().all(|(n, _)| *n != node) {
-                        slot.push((node, panic_message(&*payload)));
-                    }
-                }
-                drop_payload(payload);
-                Err(Failure::Panicked)
+            Err(payload) => Err(self.panicked(node, cx, payload)),
+        }
+    }
+
+    /// A body panicked: keeps its message for the run's error report (last attempt only)
+    /// and drops the payload without letting its `Drop` unwind into the engine.
+    #[cold]
+    #[inline(never)]
+    fn panicked(
+        &self,
+        node: NodeId,
+        cx: &Context<'_, I, V>,
+        payload: Box<dyn Any + Send>,
+    ) -> Failure<E> {
+        let inner = self.inner;
+        // Kept only for a node's last attempt: a panic that a retry recovers from is not the
+        // run's failure.
+        let attempts = u32::from(inner.graph.view().nodes[node.index()].retry.attempts);
+        if cx.attempt() + 1 >= attempts {
+            let mut slot = inner.panics[cx.run().slot()]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            // One record per node: when several nodes panic at once, the engine picks the
+            // run's failure (the first to set it), and its message must be here whichever
+            // that is.
+            if slot.iter().all(|(n, _)| *n != node) {
+                slot.push((node, panic_message(&*payload)));
             }
         }
+        drop_payload(payload);
+        Failure::Panicked
     }
 }
