@@ -6,6 +6,11 @@
 //!   `submit(()).wait()` per iteration;
 //! - `sequential/1`: a topological loop: nodes in id order (ids are topological), each edge
 //!   counted off a plain in-degree counter;
+//! - `ready_lifo/1`, `ready_fifo/1`: not peers but floors: the same loop over a private
+//!   worklist of ready nodes, continuing with the first ready successor and stacking the others
+//!   (LIFO, a work-stealing worker's order) or queueing them (FIFO). No atomics and no shared
+//!   queue: what remains is the cost of meeting the nodes in readiness order instead of id
+//!   order (random addresses on `graph_traversal`);
 //! - `crossbeam_channel/2`: workers pull ready node ids from an unbounded crossbeam channel,
 //!   decrement successors' atomic in-degree counters and push the newly ready ones;
 //! - `std_mpsc/2`: the same over `std::sync::mpsc` (receiver behind a `Mutex`);
@@ -118,6 +123,58 @@ fn sequential(g: &Csr, slots: &Slots, pending: &mut [u32]) {
         slots.bump(v);
         for &t in g.successors(v) {
             pending[t as usize] -= 1;
+        }
+    }
+}
+
+/// The nodes in the order a scheduler meets them, with none of its costs: one thread, plain
+/// in-degree counters, and a private worklist of ready nodes. `Lifo`: continue with the first
+/// successor that becomes ready and stack the others (a work-stealing worker alone); `Fifo`:
+/// a queue (a shared ready queue drained by one thread). Not a
+/// peer: the floor that any runner executing in readiness order pays on this shape's memory.
+#[derive(Clone, Copy)]
+enum ReadyOrder {
+    Lifo,
+    Fifo,
+}
+
+fn ready_order(
+    order: ReadyOrder,
+    g: &Csr,
+    slots: &Slots,
+    roots: &[u32],
+    pending: &mut [u32],
+    list: &mut std::collections::VecDeque<u32>,
+) {
+    pending.copy_from_slice(&g.indeg);
+    list.clear();
+    // Either way the roots come out in id order.
+    match order {
+        ReadyOrder::Lifo => list.extend(roots.iter().rev()),
+        ReadyOrder::Fifo => list.extend(roots),
+    }
+    let mut next = None;
+    loop {
+        let v = match order {
+            ReadyOrder::Lifo => match next.take().or_else(|| list.pop_back()) {
+                Some(v) => v,
+                None => break,
+            },
+            ReadyOrder::Fifo => match list.pop_front() {
+                Some(v) => v,
+                None => break,
+            },
+        };
+        slots.bump(v as usize);
+        for &t in g.successors(v as usize) {
+            pending[t as usize] -= 1;
+            if pending[t as usize] == 0 {
+                match order {
+                    // The first ready successor next, the others stacked (last first).
+                    ReadyOrder::Lifo if next.is_none() => next = Some(t),
+                    _ => list.push_back(t),
+                }
+            }
         }
     }
 }
@@ -351,6 +408,16 @@ fn shape_group(c: &mut Criterion, shape: Shape, log2: u32) {
     bench(&mut group, &slots, "sequential", 1, || {
         sequential(&g, &slots, &mut seq_pending);
     });
+
+    let mut list = std::collections::VecDeque::with_capacity(n);
+    for (name, order) in [
+        ("ready_lifo", ReadyOrder::Lifo),
+        ("ready_fifo", ReadyOrder::Fifo),
+    ] {
+        bench(&mut group, &slots, name, 1, || {
+            ready_order(order, &g, &slots, &roots, &mut seq_pending, &mut list);
+        });
+    }
 
     bench(&mut group, &slots, "crossbeam_channel", THREADS, || {
         let (tx, rx) = crossbeam_channel::unbounded();
