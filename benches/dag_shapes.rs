@@ -27,7 +27,7 @@
 //! Size: full (2^20 nodes) by default; `DAG_SHAPES_SIZE=2^18` (or `18`, or `262144`) scales
 //! every shape down; test mode (`cargo test --benches`, no `--bench` argument) uses 2^10.
 //!
-//! Run: `cargo bench --bench dag_shapes` (about 4 minutes on 2 cores at full size).
+//! Run: `cargo bench --bench dag_shapes` (about 4 to 5 minutes on 2 cores at full size).
 //!
 //! Scaling mode: `DAG_SHAPES_SCALING=1,2,4,8,16 cargo bench --bench dag_shapes` skips
 //! criterion and runs every runner at each thread count, `DAG_SHAPES_RUNS` times (default 5;

@@ -320,8 +320,9 @@ impl<I: Copy, V: Copy, E: Copy> Work for EngineWork<'_, '_, I, V, E> {
     }
 }
 
-/// Calls the graph's closures for one worker: catches panics, keeps the tick current for
-/// nodes with timeouts, records trace events when tracing is on.
+/// Calls the graph's closures for one worker: catches panics (the node fails with the
+/// message) and records trace events when tracing is on. (The worker loop keeps the tick
+/// current: `Engine::sync_tick`.)
 struct WorkerBodies<'a, I, V, E> {
     inner: &'a Inner<I, V, E>,
     worker: u16,
