@@ -102,6 +102,11 @@ impl Subscriber for Recorder {
     fn exit(&self, _: &Id) {}
 }
 
+/// `(name, count)` pairs as the map the test counts into.
+fn counts(pairs: &[(&str, usize)]) -> HashMap<String, usize> {
+    pairs.iter().map(|&(n, k)| (n.to_owned(), k)).collect()
+}
+
 #[test]
 fn every_node_execution_is_a_span_of_its_run_and_every_run_has_two_events() {
     tracing::subscriber::set_global_default(Recorder {
@@ -170,16 +175,9 @@ fn every_node_execution_is_a_span_of_its_run_and_every_run_has_two_events() {
             }
         }
         // Each node once, `flaky` twice (its retry is a second execution).
-        let want: HashMap<String, usize> = [("parse", 1), ("left", 1), ("flaky", 2), ("boom", 1)]
-            .into_iter()
-            .map(|(n, k)| (n.to_owned(), k))
-            .collect();
+        let want = counts(&[("parse", 1), ("left", 1), ("flaky", 2), ("boom", 1)]);
         assert_eq!(nodes, want, "node spans of run {run:#x} (input {input})");
-        let want: HashMap<String, usize> =
-            [("ringdag run submitted", 1), ("ringdag run finished", 1)]
-                .into_iter()
-                .map(|(n, k)| (n.to_owned(), k))
-                .collect();
+        let want = counts(&[("ringdag run submitted", 1), ("ringdag run finished", 1)]);
         assert_eq!(events, want, "events of run {run:#x} (input {input})");
     }
     // Nothing else was named `node` without a run.
