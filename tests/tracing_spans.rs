@@ -1,11 +1,14 @@
-//! The `tracing` feature, seen by a subscriber: every node execution is a `node` span that
-//! carries the node's name and its run's id, and every run has one "submitted" and one
-//! "finished" event with that id, also for a node that panics and one that is retried.
+//! The `tracing` feature, seen by a subscriber: every run is a `run` span carrying its id,
+//! with one "submitted" and one "finished" event in it; every node execution is a `node`
+//! span, a child of its run's span, carrying the node's name and the run's id; an event a
+//! body emits lands in its node's span; every span is closed by the time the runtime is
+//! dropped. Also for a node that panics, one that is retried, and runs in flight together.
 //!
 //! Needs the feature: `cargo test --release --features tracing --test tracing_spans` (CI runs
 //! it so). Without it this file compiles to nothing.
 #![cfg(feature = "tracing")]
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,21 +20,46 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
-/// What the subscriber saw: (span or event name/message, node name, run id).
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Seen {
-    Span {
-        name: &'static str,
-        node: Option<String>,
-        run: Option<u64>,
-    },
-    Event {
-        message: String,
-        run: Option<u64>,
-    },
+/// A span the subscriber saw.
+#[derive(Clone, Debug)]
+struct SpanRec {
+    name: &'static str,
+    node: Option<String>,
+    run: Option<u64>,
+    parent: Option<u64>,
+    /// Handles alive (`new_span` makes one, `clone_span` adds one, `try_close` drops one).
+    refs: usize,
 }
 
-static SEEN: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
+/// An event the subscriber saw.
+#[derive(Clone, Debug)]
+struct EventRec {
+    message: String,
+    run: Option<u64>,
+    /// The explicit parent, or else the span the emitting thread was in.
+    parent: Option<u64>,
+}
+
+#[derive(Default)]
+struct Seen {
+    spans: HashMap<u64, SpanRec>,
+    events: Vec<EventRec>,
+}
+
+static SEEN: Mutex<Option<Seen>> = Mutex::new(None);
+
+fn seen<R>(f: impl FnOnce(&mut Seen) -> R) -> R {
+    f(SEEN.lock().unwrap().get_or_insert_with(Seen::default))
+}
+
+thread_local! {
+    /// The spans this thread is in, innermost last.
+    static STACK: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+fn current() -> Option<u64> {
+    STACK.with(|s| s.borrow().last().copied())
+}
 
 /// The fields this test looks at.
 #[derive(Default)]
@@ -63,7 +91,8 @@ impl Visit for Fields {
     }
 }
 
-/// A global subscriber (the workers are other threads) that records every span and event.
+/// A global subscriber (the workers are other threads) that records every span, its parent
+/// and whether it was closed, and every event with its parent.
 struct Recorder {
     next: AtomicU64,
 }
@@ -76,12 +105,21 @@ impl Subscriber for Recorder {
     fn new_span(&self, span: &Attributes<'_>) -> Id {
         let mut fields = Fields::default();
         span.record(&mut fields);
-        SEEN.lock().unwrap().push(Seen::Span {
+        let parent = if span.is_contextual() {
+            current()
+        } else {
+            span.parent().map(Id::into_u64)
+        };
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let rec = SpanRec {
             name: span.metadata().name(),
             node: fields.node,
             run: fields.run,
-        });
-        Id::from_u64(self.next.fetch_add(1, Ordering::Relaxed) + 1)
+            parent,
+            refs: 1,
+        };
+        seen(|s| s.spans.insert(id, rec));
+        Id::from_u64(id)
     }
 
     fn record(&self, _: &Id, _: &Record<'_>) {}
@@ -91,15 +129,43 @@ impl Subscriber for Recorder {
     fn event(&self, event: &Event<'_>) {
         let mut fields = Fields::default();
         event.record(&mut fields);
-        SEEN.lock().unwrap().push(Seen::Event {
+        let parent = if event.is_contextual() {
+            current()
+        } else {
+            event.parent().map(Id::into_u64)
+        };
+        let rec = EventRec {
             message: fields.message.unwrap_or_default(),
             run: fields.run,
+            parent,
+        };
+        seen(|s| s.events.push(rec));
+    }
+
+    fn enter(&self, span: &Id) {
+        STACK.with(|s| s.borrow_mut().push(span.into_u64()));
+    }
+
+    fn exit(&self, span: &Id) {
+        STACK.with(|s| {
+            let popped = s.borrow_mut().pop();
+            assert_eq!(popped, Some(span.into_u64()), "spans exited out of order");
         });
     }
 
-    fn enter(&self, _: &Id) {}
+    fn clone_span(&self, span: &Id) -> Id {
+        seen(|s| s.spans.get_mut(&span.into_u64()).expect("a live span").refs += 1);
+        span.clone()
+    }
 
-    fn exit(&self, _: &Id) {}
+    fn try_close(&self, span: Id) -> bool {
+        seen(|s| {
+            let rec = s.spans.get_mut(&span.into_u64()).expect("a live span");
+            assert!(rec.refs > 0, "span {span:?} closed twice");
+            rec.refs -= 1;
+            rec.refs == 0
+        })
+    }
 }
 
 /// `(name, count)` pairs as the map the test counts into.
@@ -108,17 +174,20 @@ fn counts(pairs: &[(&str, usize)]) -> HashMap<String, usize> {
 }
 
 #[test]
-fn every_node_execution_is_a_span_of_its_run_and_every_run_has_two_events() {
+fn every_run_is_a_span_and_every_node_execution_a_span_inside_it() {
     tracing::subscriber::set_global_default(Recorder {
         next: AtomicU64::new(0),
     })
     .expect("the only subscriber in this test binary");
 
     // A chain, so that every node runs before the last one can fail the run:
-    // parse -> flaky -> left -> boom. `flaky` fails its first attempt and is retried once;
-    // `boom` panics when the input is odd.
+    // parse -> flaky -> left -> boom. `parse` emits an event; `flaky` fails its first
+    // attempt and is retried once; `boom` panics when the input is odd.
     let mut b = GraphBuilder::<u32, u32, &'static str>::new();
-    let parse = b.task("parse", |cx| Ok(*cx.input()));
+    let parse = b.task("parse", |cx| {
+        tracing::info!("parsing");
+        Ok(*cx.input())
+    });
     let flaky = b.task("flaky", |cx| {
         if cx.attempt() == 0 {
             Err("first attempt")
@@ -128,7 +197,7 @@ fn every_node_execution_is_a_span_of_its_run_and_every_run_has_two_events() {
     });
     let left = b.task("left", |_| Ok(1));
     let boom = b.task("boom", |cx| {
-        assert!(*cx.input() % 2 == 0, "odd input");
+        assert!(cx.input().is_multiple_of(2), "odd input");
         Ok(3)
     });
     b.edge(parse, flaky).edge(flaky, left).edge(left, boom);
@@ -141,55 +210,96 @@ fn every_node_execution_is_a_span_of_its_run_and_every_run_has_two_events() {
     );
     let rt = Runtime::builder()
         .workers(2)
+        .max_runs(4)
         .build(b.build().expect("valid graph"))
         .expect("runtime");
 
     let mut runs = Vec::new();
-    for input in 0..6u32 {
-        let done = rt.submit(input).expect("submit").wait();
-        assert_eq!(done.outcome().is_ok(), input % 2 == 0, "input {input}");
+    let mut check = |done: ringdag::runtime::RunResult<u32, u32, &'static str>, input: u32| {
+        assert_eq!(
+            done.outcome().is_ok(),
+            input.is_multiple_of(2),
+            "input {input}"
+        );
         runs.push((u64::from(done.id().to_bits()), input));
+    };
+    // One run at a time (each slot's next run may open its span before the last run's
+    // `run_finished` closed the old one), then four in flight at once, twice.
+    for input in 0..6u32 {
+        check(rt.submit(input).expect("submit").wait(), input);
+    }
+    for wave in 0..2u32 {
+        let handles: Vec<_> = (0..4u32)
+            .map(|k| {
+                let input = 6 + 4 * wave + k;
+                (rt.submit(input).expect("submit"), input)
+            })
+            .collect();
+        for (h, input) in handles {
+            check(h.wait(), input);
+        }
     }
     drop(rt);
 
-    let seen = SEEN.lock().unwrap().clone();
-    for (run, input) in runs {
+    let seen = SEEN.lock().unwrap().take().expect("something was recorded");
+    assert_eq!(runs.len(), 14);
+    for &(run, input) in &runs {
+        let what = format!("run {run:#x} (input {input})");
+        let run_spans: Vec<u64> = seen
+            .spans
+            .iter()
+            .filter(|(_, s)| s.name == "run" && s.run == Some(run))
+            .map(|(&id, _)| id)
+            .collect();
+        assert_eq!(run_spans.len(), 1, "{what}: run spans");
+        let run_span = run_spans[0];
+
         let mut nodes: HashMap<String, usize> = HashMap::new();
-        let mut events: HashMap<String, usize> = HashMap::new();
-        for s in &seen {
-            match s {
-                Seen::Span {
-                    name: "node",
-                    node: Some(node),
-                    run: Some(r),
-                } if *r == run => {
-                    *nodes.entry(node.clone()).or_default() += 1;
-                }
-                Seen::Event {
-                    message,
-                    run: Some(r),
-                } if *r == run => {
-                    *events.entry(message.clone()).or_default() += 1;
-                }
-                _ => {}
+        for s in seen.spans.values() {
+            if s.name == "node" && s.run == Some(run) {
+                assert_eq!(s.parent, Some(run_span), "{what}: {s:?} outside its run");
+                *nodes.entry(s.node.clone().expect("a name")).or_default() += 1;
             }
         }
         // Each node once, `flaky` twice (its retry is a second execution).
         let want = counts(&[("parse", 1), ("left", 1), ("flaky", 2), ("boom", 1)]);
-        assert_eq!(nodes, want, "node spans of run {run:#x} (input {input})");
-        let want = counts(&[("ringdag run submitted", 1), ("ringdag run finished", 1)]);
-        assert_eq!(events, want, "events of run {run:#x} (input {input})");
-    }
-    // Nothing else was named `node` without a run.
-    assert!(
-        seen.iter().all(|s| !matches!(
-            s,
-            Seen::Span {
-                name: "node",
-                run: None,
-                ..
+        assert_eq!(nodes, want, "{what}: node spans");
+
+        let mut events: HashMap<String, usize> = HashMap::new();
+        for e in &seen.events {
+            if e.run == Some(run) {
+                assert_eq!(e.parent, Some(run_span), "{what}: {e:?} outside its run");
+                *events.entry(e.message.clone()).or_default() += 1;
             }
-        )),
-        "a node span without its run"
+        }
+        let want = counts(&[("ringdag run submitted", 1), ("ringdag run finished", 1)]);
+        assert_eq!(events, want, "{what}: events");
+
+        // The body's own event is inside this run's `parse` span.
+        let parsing = seen
+            .events
+            .iter()
+            .filter(|e| e.message == "parsing")
+            .filter_map(|e| seen.spans.get(&e.parent?))
+            .filter(|s| s.run == Some(run))
+            .inspect(|s| assert_eq!(s.node.as_deref(), Some("parse"), "{what}: {s:?}"))
+            .count();
+        assert_eq!(parsing, 1, "{what}: the body's event");
+    }
+    // Nothing else: every span and event belongs to one of these runs (or is the body's
+    // event, checked above), and every span was closed.
+    let ids: Vec<u64> = runs.iter().map(|&(r, _)| r).collect();
+    for (id, s) in &seen.spans {
+        assert!(
+            s.run.is_some_and(|r| ids.contains(&r)),
+            "stray span {id}: {s:?}"
+        );
+        assert_eq!(s.refs, 0, "span {id} still open: {s:?}");
+    }
+    let body_events = seen.events.iter().filter(|e| e.run.is_none()).count();
+    assert_eq!(
+        body_events,
+        runs.len(),
+        "one body event per run, nothing else"
     );
 }

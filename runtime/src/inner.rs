@@ -57,6 +57,9 @@ pub(crate) struct Inner<I, V, E> {
     /// Per run slot: the node and message of each panic on a node's last attempt (empty
     /// unless a node panicked; cleared, keeping its capacity, when the slot is freed).
     pub(crate) panics: Box<[Mutex<Vec<PanicRecord>>]>,
+    /// Per run slot: the `tracing` span of the slot's latest run (`spans.rs`).
+    #[cfg(feature = "tracing")]
+    run_spans: crate::spans::RunSpans<RunId, tracing::Span>,
     /// Idle workers' parking and waking (`sleep.rs`).
     pub(crate) sleep: Sleep,
     pub(crate) lifecycle: AtomicU8,
@@ -154,6 +157,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             deques: boxed(cfg.workers, WorkerDeque::new),
             waiters: boxed(cfg.runs, Waiter::default),
             panics: boxed(cfg.runs, || Mutex::new(Vec::new())),
+            #[cfg(feature = "tracing")]
+            run_spans: crate::spans::RunSpans::new(cfg.runs),
             sleep: Sleep::new(),
             lifecycle: AtomicU8::new(RUNNING),
             clock: Instant::now(),
@@ -255,6 +260,74 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             drop(done);
         }
     }
+
+    /// Opens the `run` span of a run the engine just accepted (on the submitting thread,
+    /// before any of its nodes is published, so every node span finds it) and emits
+    /// "ringdag run submitted" in it.
+    ///
+    /// The slot may still hold the span of its previous run, finished but not yet closed by
+    /// its `run_finished` (see `spans.rs`): it is closed here, with its "finished" event, so
+    /// each run gets exactly one.
+    #[cfg(feature = "tracing")]
+    fn open_run_span(&self, run: RunId) {
+        // The subscriber's code runs here; a panic in it must not unwind into the engine's
+        // submit (the slot would stay claimed). The run then has no span.
+        let span = catch_unwind(|| {
+            let span = tracing::debug_span!("run", run = run.to_bits());
+            tracing::debug!(parent: &span, run = run.to_bits(), "ringdag run submitted");
+            span
+        })
+        .unwrap_or_else(|payload| {
+            drop_payload(payload);
+            tracing::Span::none()
+        });
+        if let Some((earlier, span)) = self.run_spans.open(run.slot(), run, span) {
+            finish_run_span(earlier, span);
+        }
+    }
+
+    /// Closes the span of a finished run, unless the slot's next run closed it already.
+    #[cfg(feature = "tracing")]
+    fn close_run_span(&self, run: RunId) {
+        if let Some(span) = self.run_spans.close(run.slot(), run) {
+            finish_run_span(run, span);
+        }
+    }
+
+    /// The span of a run whose node is running now: a clone (the span stays open while the
+    /// clone lives). `None` when the run has no span (its subscriber panicked at submit).
+    #[cfg(feature = "tracing")]
+    fn run_span(&self, run: RunId) -> Option<tracing::Span> {
+        self.run_spans.get(run.slot(), run)
+    }
+
+    /// The `node` span of one execution, entered, a child of its run's span.
+    #[cfg(feature = "tracing")]
+    fn node_span(&self, cx: &Context<'_, I, V>) -> tracing::span::EnteredSpan {
+        let run = cx.run();
+        // The parent expression is evaluated only when the span is enabled (no lock
+        // otherwise); its temporary clone keeps the run span open until the child exists.
+        tracing::trace_span!(
+            parent: self.run_span(run).as_ref().and_then(tracing::Span::id),
+            "node",
+            name = cx.name(),
+            run = run.to_bits()
+        )
+        .entered()
+    }
+}
+
+/// Emits "ringdag run finished" in a run's span and closes the span (both subscriber code,
+/// run on a worker or a submitter: a panic in it is caught, as in `open_run_span`).
+#[cfg(feature = "tracing")]
+fn finish_run_span(run: RunId, span: tracing::Span) {
+    let finish = move || {
+        tracing::debug!(parent: &span, run = run.to_bits(), "ringdag run finished");
+        drop(span);
+    };
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(finish)) {
+        drop_payload(payload);
+    }
 }
 
 impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks for Inner<I, V, E> {
@@ -266,9 +339,14 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks 
         self.sleep.work_available();
     }
 
+    #[cfg(feature = "tracing")]
+    fn run_submitted(&self, run: RunId) {
+        self.open_run_span(run);
+    }
+
     fn run_finished(&self, run: RunId) {
         #[cfg(feature = "tracing")]
-        tracing::debug!(run = run.to_bits(), "ringdag run finished");
+        self.close_run_span(run);
         let slot = run.slot();
         let mut state = self.lock_waiter(slot);
         if state.abandoned == Some(run) {
@@ -358,8 +436,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Bodies
         }
         let body = inner.graph.body(node);
         #[cfg(feature = "tracing")]
-        let _span =
-            tracing::trace_span!("node", name = cx.name(), run = cx.run().to_bits()).entered();
+        let _span = inner.node_span(cx);
         let result = catch_unwind(AssertUnwindSafe(|| body(cx)));
         self.outcome(node, cx, result)
     }
@@ -376,8 +453,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync>
         let body = inner.graph.body(node);
         let start = inner.clock.elapsed();
         #[cfg(feature = "tracing")]
-        let _span =
-            tracing::trace_span!("node", name = cx.name(), run = cx.run().to_bits()).entered();
+        let _span = inner.node_span(cx);
         let result = catch_unwind(AssertUnwindSafe(|| body(cx)));
         let end = inner.clock.elapsed();
         inner.trace.record(TraceEvent {

@@ -11,13 +11,16 @@
 //! stores its message (a `String`, and the first panic in a run slot a small `Vec` entry that
 //! is reused afterwards); [`RunResult::items`] returns a `Vec` (use
 //! [`RunResult::with_items`] instead); `.await` stores the task's `Waker` (cloning it may
-//! allocate, depending on the executor); trace export allocates.
+//! allocate, depending on the executor); trace export allocates; with the `tracing` feature,
+//! spans and events are the subscriber's to store (most allocate per span).
 #![warn(missing_docs)]
 
 mod graph;
 mod inner;
 mod runtime;
 mod sleep;
+#[cfg(any(feature = "tracing", test))]
+mod spans;
 mod trace;
 
 /// The synchronisation types `sleep.rs` is written over (loom's in its model test).

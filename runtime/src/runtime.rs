@@ -362,15 +362,11 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
             }),
         };
         match engine.submit_with(input, opts) {
-            Ok(id) => {
-                #[cfg(feature = "tracing")]
-                tracing::debug!(run = id.to_bits(), "ringdag run submitted");
-                Ok(RunHandle {
-                    inner: Arc::clone(&self.inner),
-                    id,
-                    finished: false,
-                })
-            }
+            Ok(id) => Ok(RunHandle {
+                inner: Arc::clone(&self.inner),
+                id,
+                finished: false,
+            }),
             Err(ringdag_core::sched::SubmitError::Busy(i)) => Err(SubmitError::Busy(i)),
             Err(ringdag_core::sched::SubmitError::EmptyDag(i)) => Err(SubmitError::EmptyGraph(i)),
         }

@@ -100,6 +100,11 @@ pub trait Bodies<I, V, E> {
 pub trait Hooks: Sync {
     /// Entries were pushed to a task ring or parked.
     fn work_available(&self) {}
+    /// A run was accepted. Called on the submitting thread after the run's slot is claimed
+    /// and before any of its nodes is published, so whatever the driver records here
+    /// happens-before every node of the run (the std runtime opens the run's `tracing` span).
+    /// It must not panic: the slot would stay claimed, and the run would never start.
+    fn run_submitted(&self, _run: RunId) {}
     /// A run finished (its result can be taken).
     fn run_finished(&self, _run: RunId) {}
     /// The current tick from a clock, for drivers whose ticks follow real time. The engine asks
@@ -552,6 +557,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 cell.aux.store(0, Relaxed);
             }
         }
+        // Still in SETUP: nothing of the run can be seen yet, so neither can its finish.
+        let id = RunId::new(slot, generation);
+        self.hooks.run_submitted(id);
         // Release: pairs with the Acquire loads of `state` in `cancel`/`take`; the
         // initialisation above happens-before any access made through those.
         run.state
@@ -567,7 +575,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if token {
             if self.queues[level].push_slice(&[Entry::roots(slot)]) == 1 {
                 self.hooks.work_available();
-                return Ok(RunId::new(slot, generation));
+                return Ok(id);
             }
             // The room checked above was taken by a racing push: the roots go one by one
             // (parked where they do not fit), as for a small DAG. Nothing of the run is out
@@ -593,7 +601,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if self.dag.roots.len() > SPILL {
             self.hooks.work_available();
         }
-        Ok(RunId::new(slot, generation))
+        Ok(id)
     }
 
     /// Claims a free run slot (FREE -> SETUP); returns it and its generation.
