@@ -57,9 +57,11 @@ pub(crate) struct Inner<I, V, E> {
     /// Per run slot: the node and message of each panic on a node's last attempt (empty
     /// unless a node panicked; cleared, keeping its capacity, when the slot is freed).
     pub(crate) panics: Box<[Mutex<Vec<PanicRecord>>]>,
-    /// Per run slot: the `tracing` span of the slot's latest run (`spans.rs`).
+    /// Per run slot: the `tracing` span of the slot's latest run (`spans.rs`). In an `Arc`,
+    /// so that a worker takes a handle to it under the slot's lock without calling into the
+    /// subscriber there (`Span::clone` would).
     #[cfg(feature = "tracing")]
-    run_spans: crate::spans::RunSpans<RunId, tracing::Span>,
+    run_spans: crate::spans::RunSpans<RunId, std::sync::Arc<tracing::Span>>,
     /// Idle workers' parking and waking (`sleep.rs`).
     pub(crate) sleep: Sleep,
     pub(crate) lifecycle: AtomicU8,
@@ -281,6 +283,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             drop_payload(payload);
             tracing::Span::none()
         });
+        let span = std::sync::Arc::new(span);
         if let Some((earlier, span)) = self.run_spans.open(run.slot(), run, span) {
             finish_run_span(earlier, span);
         }
@@ -294,10 +297,10 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
         }
     }
 
-    /// The span of a run whose node is running now: a clone (the span stays open while the
-    /// clone lives). `None` when the run has no span (its subscriber panicked at submit).
+    /// The span of a run whose node is running now (it stays open while this handle lives).
+    /// `None` when the run has no span (its subscriber panicked at submit).
     #[cfg(feature = "tracing")]
-    fn run_span(&self, run: RunId) -> Option<tracing::Span> {
+    fn run_span(&self, run: RunId) -> Option<std::sync::Arc<tracing::Span>> {
         self.run_spans.get(run.slot(), run)
     }
 
@@ -306,9 +309,9 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
     fn node_span(&self, cx: &Context<'_, I, V>) -> tracing::span::EnteredSpan {
         let run = cx.run();
         // The parent expression is evaluated only when the span is enabled (no lock
-        // otherwise); its temporary clone keeps the run span open until the child exists.
+        // otherwise); its temporary handle keeps the run span open until the child exists.
         tracing::trace_span!(
-            parent: self.run_span(run).as_ref().and_then(tracing::Span::id),
+            parent: self.run_span(run).as_deref().and_then(tracing::Span::id),
             "node",
             name = cx.name(),
             run = run.to_bits()
@@ -320,9 +323,9 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
 /// Emits "ringdag run finished" in a run's span and closes the span (both subscriber code,
 /// run on a worker or a submitter: a panic in it is caught, as in `open_run_span`).
 #[cfg(feature = "tracing")]
-fn finish_run_span(run: RunId, span: tracing::Span) {
+fn finish_run_span(run: RunId, span: std::sync::Arc<tracing::Span>) {
     let finish = move || {
-        tracing::debug!(parent: &span, run = run.to_bits(), "ringdag run finished");
+        tracing::debug!(parent: &*span, run = run.to_bits(), "ringdag run finished");
         drop(span);
     };
     if let Err(payload) = catch_unwind(AssertUnwindSafe(finish)) {

@@ -12,7 +12,8 @@
 //! is reused afterwards); [`RunResult::items`] returns a `Vec` (use
 //! [`RunResult::with_items`] instead); `.await` stores the task's `Waker` (cloning it may
 //! allocate, depending on the executor); trace export allocates; with the `tracing` feature,
-//! spans and events are the subscriber's to store (most allocate per span).
+//! each run's span is kept in an `Arc` (one allocation per run), and spans and events are the
+//! subscriber's to store (most allocate per span).
 #![warn(missing_docs)]
 
 mod graph;
