@@ -2,7 +2,10 @@
 //! with one "submitted" and one "finished" event in it; every node execution is a `node`
 //! span, a child of its run's span, carrying the node's name and the run's id; an event a
 //! body emits lands in its node's span; every span is closed by the time the runtime is
-//! dropped. Also for a node that panics, one that is retried, and runs in flight together.
+//! dropped. Also for a node that panics, one that is retried, runs in flight together, and a
+//! run whose handle was dropped; once with a global subscriber, and once with a subscriber
+//! scoped to the submitting thread (the workers' own default is another one, or none: the
+//! run's spans and events must all reach the submitter's).
 //!
 //! Needs the feature: `cargo test --release --features tracing --test tracing_spans` (CI runs
 //! it so). Without it this file compiles to nothing.
@@ -12,15 +15,15 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ringdag::dag::RetryPolicy;
-use ringdag::runtime::{GraphBuilder, Runtime};
+use ringdag::runtime::{Graph, GraphBuilder, RunResult, Runtime};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
-/// A span the subscriber saw.
+/// A span a subscriber saw.
 #[derive(Clone, Debug)]
 struct SpanRec {
     name: &'static str,
@@ -31,7 +34,7 @@ struct SpanRec {
     refs: usize,
 }
 
-/// An event the subscriber saw.
+/// An event a subscriber saw.
 #[derive(Clone, Debug)]
 struct EventRec {
     message: String,
@@ -44,12 +47,9 @@ struct EventRec {
 struct Seen {
     spans: HashMap<u64, SpanRec>,
     events: Vec<EventRec>,
-}
-
-static SEEN: Mutex<Option<Seen>> = Mutex::new(None);
-
-fn seen<R>(f: impl FnOnce(&mut Seen) -> R) -> R {
-    f(SEEN.lock().unwrap().get_or_insert_with(Seen::default))
+    /// What the subscriber found wrong while recording (asserted by the test, not in the
+    /// subscriber: a panic there would end a worker).
+    errors: Vec<String>,
 }
 
 thread_local! {
@@ -91,10 +91,26 @@ impl Visit for Fields {
     }
 }
 
-/// A global subscriber (the workers are other threads) that records every span, its parent
-/// and whether it was closed, and every event with its parent.
+/// A subscriber that records every span, its parent and whether it was closed, and every
+/// event with its parent. Span ids are its own (distinct recorders may issue the same ids).
 struct Recorder {
+    seen: Arc<Mutex<Seen>>,
     next: AtomicU64,
+}
+
+impl Recorder {
+    fn new() -> (Self, Arc<Mutex<Seen>>) {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let rec = Self {
+            seen: Arc::clone(&seen),
+            next: AtomicU64::new(0),
+        };
+        (rec, seen)
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Seen) -> R) -> R {
+        f(&mut self.seen.lock().unwrap())
+    }
 }
 
 impl Subscriber for Recorder {
@@ -111,14 +127,20 @@ impl Subscriber for Recorder {
             span.parent().map(Id::into_u64)
         };
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        let rec = SpanRec {
-            name: span.metadata().name(),
-            node: fields.node,
-            run: fields.run,
-            parent,
-            refs: 1,
-        };
-        seen(|s| s.spans.insert(id, rec));
+        self.with(|s| {
+            if let Some(p) = parent.filter(|p| !s.spans.contains_key(p)) {
+                s.errors
+                    .push(format!("span {id} has parent {p}, not one of ours"));
+            }
+            let rec = SpanRec {
+                name: span.metadata().name(),
+                node: fields.node,
+                run: fields.run,
+                parent,
+                refs: 1,
+            };
+            s.spans.insert(id, rec);
+        });
         Id::from_u64(id)
     }
 
@@ -139,7 +161,7 @@ impl Subscriber for Recorder {
             run: fields.run,
             parent,
         };
-        seen(|s| s.events.push(rec));
+        self.with(|s| s.events.push(rec));
     }
 
     fn enter(&self, span: &Id) {
@@ -147,23 +169,30 @@ impl Subscriber for Recorder {
     }
 
     fn exit(&self, span: &Id) {
-        STACK.with(|s| {
-            let popped = s.borrow_mut().pop();
-            assert_eq!(popped, Some(span.into_u64()), "spans exited out of order");
-        });
+        let popped = STACK.with(|s| s.borrow_mut().pop());
+        if popped != Some(span.into_u64()) {
+            self.with(|s| s.errors.push(format!("exited {span:?}, was in {popped:?}")));
+        }
     }
 
     fn clone_span(&self, span: &Id) -> Id {
-        seen(|s| s.spans.get_mut(&span.into_u64()).expect("a live span").refs += 1);
+        self.with(|s| match s.spans.get_mut(&span.into_u64()) {
+            Some(rec) if rec.refs > 0 => rec.refs += 1,
+            _ => s.errors.push(format!("cloned {span:?}, not open")),
+        });
         span.clone()
     }
 
     fn try_close(&self, span: Id) -> bool {
-        seen(|s| {
-            let rec = s.spans.get_mut(&span.into_u64()).expect("a live span");
-            assert!(rec.refs > 0, "span {span:?} closed twice");
-            rec.refs -= 1;
-            rec.refs == 0
+        self.with(|s| match s.spans.get_mut(&span.into_u64()) {
+            Some(rec) if rec.refs > 0 => {
+                rec.refs -= 1;
+                rec.refs == 0
+            }
+            _ => {
+                s.errors.push(format!("closed {span:?}, not open"));
+                false
+            }
         })
     }
 }
@@ -173,16 +202,10 @@ fn counts(pairs: &[(&str, usize)]) -> HashMap<String, usize> {
     pairs.iter().map(|&(n, k)| (n.to_owned(), k)).collect()
 }
 
-#[test]
-fn every_run_is_a_span_and_every_node_execution_a_span_inside_it() {
-    tracing::subscriber::set_global_default(Recorder {
-        next: AtomicU64::new(0),
-    })
-    .expect("the only subscriber in this test binary");
-
-    // A chain, so that every node runs before the last one can fail the run:
-    // parse -> flaky -> left -> boom. `parse` emits an event; `flaky` fails its first
-    // attempt and is retried once; `boom` panics when the input is odd.
+/// A chain, so that every node runs before the last one can fail the run:
+/// parse -> flaky -> left -> boom. `parse` emits an event; `flaky` fails its first attempt
+/// and is retried once; `boom` panics when the input is odd.
+fn graph() -> Graph<u32, u32, &'static str> {
     let mut b = GraphBuilder::<u32, u32, &'static str>::new();
     let parse = b.task("parse", |cx| {
         tracing::info!("parsing");
@@ -208,42 +231,35 @@ fn every_run_is_a_span_and_every_node_execution_a_span_inside_it() {
             backoff_ticks: 0,
         },
     );
-    let rt = Runtime::builder()
+    b.build().expect("valid graph")
+}
+
+fn runtime() -> Runtime<u32, u32, &'static str> {
+    Runtime::builder()
         .workers(2)
         .max_runs(4)
-        .build(b.build().expect("valid graph"))
-        .expect("runtime");
+        .build(graph())
+        .expect("runtime")
+}
 
-    let mut runs = Vec::new();
-    let mut check = |done: ringdag::runtime::RunResult<u32, u32, &'static str>, input: u32| {
-        assert_eq!(
-            done.outcome().is_ok(),
-            input.is_multiple_of(2),
-            "input {input}"
-        );
-        runs.push((u64::from(done.id().to_bits()), input));
-    };
-    // One run at a time (each slot's next run may open its span before the last run's
-    // `run_finished` closed the old one), then four in flight at once, twice.
-    for input in 0..6u32 {
-        check(rt.submit(input).expect("submit").wait(), input);
-    }
-    for wave in 0..2u32 {
-        let handles: Vec<_> = (0..4u32)
-            .map(|k| {
-                let input = 6 + 4 * wave + k;
-                (rt.submit(input).expect("submit"), input)
-            })
-            .collect();
-        for (h, input) in handles {
-            check(h.wait(), input);
-        }
-    }
-    drop(rt);
+/// (run id, input) of a finished run, checked against its input.
+fn finished(done: RunResult<u32, u32, &'static str>, input: u32) -> (u64, u32) {
+    assert_eq!(
+        done.outcome().is_ok(),
+        input.is_multiple_of(2),
+        "input {input}"
+    );
+    (u64::from(done.id().to_bits()), input)
+}
 
-    let seen = SEEN.lock().unwrap().take().expect("something was recorded");
-    assert_eq!(runs.len(), 14);
-    for &(run, input) in &runs {
+/// What every run must have left in `seen`, and nothing else there.
+fn check(seen: &Seen, runs: &[(u64, u32)]) {
+    assert_eq!(
+        seen.errors,
+        Vec::<String>::new(),
+        "the subscriber's findings"
+    );
+    for &(run, input) in runs {
         let what = format!("run {run:#x} (input {input})");
         let run_spans: Vec<u64> = seen
             .spans
@@ -286,7 +302,7 @@ fn every_run_is_a_span_and_every_node_execution_a_span_inside_it() {
             .count();
         assert_eq!(parsing, 1, "{what}: the body's event");
     }
-    // Nothing else: every span and event belongs to one of these runs (or is the body's
+    // Nothing else: every span and event belongs to one of these runs (or is a body's
     // event, checked above), and every span was closed.
     let ids: Vec<u64> = runs.iter().map(|&(r, _)| r).collect();
     for (id, s) in &seen.spans {
@@ -302,4 +318,56 @@ fn every_run_is_a_span_and_every_node_execution_a_span_inside_it() {
         runs.len(),
         "one body event per run, nothing else"
     );
+}
+
+#[test]
+fn every_run_is_a_span_and_every_node_execution_a_span_inside_it() {
+    let (recorder, seen) = Recorder::new();
+    // The only global subscriber in this test binary (the other test scopes its own).
+    tracing::subscriber::set_global_default(recorder).expect("no global subscriber yet");
+    let rt = runtime();
+    let mut runs = Vec::new();
+    // One run at a time (each slot's next run may open its span before the last run's
+    // `run_finished` closed the old one), then four in flight at once, twice.
+    for input in 0..6u32 {
+        runs.push(finished(rt.submit(input).expect("submit").wait(), input));
+    }
+    for wave in 0..2u32 {
+        let handles: Vec<_> = (0..4u32)
+            .map(|k| {
+                let input = 6 + 4 * wave + k;
+                (rt.submit(input).expect("submit"), input)
+            })
+            .collect();
+        for (h, input) in handles {
+            runs.push(finished(h.wait(), input));
+        }
+    }
+    drop(rt);
+    assert_eq!(runs.len(), 14);
+    check(&seen.lock().unwrap(), &runs);
+}
+
+#[test]
+fn a_subscriber_scoped_to_the_submitter_gets_the_whole_run() {
+    let (recorder, seen) = Recorder::new();
+    let runs = tracing::subscriber::with_default(recorder, || {
+        // The workers start with their own default (the other test's global subscriber,
+        // or none): the run's spans and events must reach this one all the same.
+        let rt = runtime();
+        let mut runs = Vec::new();
+        // One handle is dropped at once: its run still ends, and its span with it.
+        let dropped = rt.submit(20).expect("submit");
+        runs.push((u64::from(dropped.id().to_bits()), 20));
+        drop(dropped);
+        let handles: Vec<_> = (21..24u32)
+            .map(|input| (rt.submit_wait(input).expect("submit"), input))
+            .collect();
+        for (h, input) in handles {
+            runs.push(finished(h.wait(), input));
+        }
+        drop(rt);
+        runs
+    });
+    check(&seen.lock().unwrap(), &runs);
 }

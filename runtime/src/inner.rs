@@ -4,6 +4,8 @@
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU8, Ordering};
+#[cfg(feature = "tracing")]
+use std::sync::Arc;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::Instant;
@@ -61,7 +63,7 @@ pub(crate) struct Inner<I, V, E> {
     /// so that a worker takes a handle to it under the slot's lock without calling into the
     /// subscriber there (`Span::clone` would).
     #[cfg(feature = "tracing")]
-    run_spans: crate::spans::RunSpans<RunId, std::sync::Arc<tracing::Span>>,
+    run_spans: crate::spans::RunSpans<RunId, Arc<tracing::Span>>,
     /// Idle workers' parking and waking (`sleep.rs`).
     pub(crate) sleep: Sleep,
     pub(crate) lifecycle: AtomicU8,
@@ -264,12 +266,14 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
     }
 
     /// Opens the `run` span of a run the engine just accepted (on the submitting thread,
-    /// before any of its nodes is published, so every node span finds it) and emits
-    /// "ringdag run submitted" in it.
+    /// before any of its nodes is published, so every node finds it) and emits "ringdag run
+    /// submitted" in it. The span belongs to the subscriber current here (a scoped one
+    /// included): the run's node spans, its "finished" event and its bodies' own events go
+    /// to that subscriber too, whichever thread they happen on.
     ///
     /// The slot may still hold the span of its previous run, finished but not yet closed by
     /// its `run_finished` (see `spans.rs`): it is closed here, with its "finished" event, so
-    /// each run gets exactly one.
+    /// each run gets exactly one. A disabled span is not stored (nor allocated for).
     #[cfg(feature = "tracing")]
     fn open_run_span(&self, run: RunId) {
         // The subscriber's code runs here; a panic in it must not unwind into the engine's
@@ -283,8 +287,10 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             drop_payload(payload);
             tracing::Span::none()
         });
-        let span = std::sync::Arc::new(span);
-        if let Some((earlier, span)) = self.run_spans.open(run.slot(), run, span) {
+        if span.is_disabled() {
+            return;
+        }
+        if let Some((earlier, span)) = self.run_spans.open(run.slot(), run, Arc::new(span)) {
             finish_run_span(earlier, span);
         }
     }
@@ -297,38 +303,94 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
         }
     }
 
-    /// The span of a run whose node is running now (it stays open while this handle lives).
-    /// `None` when the run has no span (its subscriber panicked at submit).
+    /// The span of a run whose node is running now. `None` when the run has no span
+    /// (disabled, or its subscriber panicked at submit).
     #[cfg(feature = "tracing")]
-    fn run_span(&self, run: RunId) -> Option<std::sync::Arc<tracing::Span>> {
+    fn run_span(&self, run: RunId) -> Option<Arc<tracing::Span>> {
         self.run_spans.get(run.slot(), run)
     }
 
-    /// The `node` span of one execution, entered, a child of its run's span.
+    /// Enters the `node` span of one execution, a child of its run's span, with the run's
+    /// subscriber as this thread's default until the returned scope drops (so the body's
+    /// own events go there, inside the node span). Without a run span, the node span is the
+    /// worker's, in its current context.
+    ///
+    /// Subscriber code runs here and when the scope drops, on a worker between the engine's
+    /// steps: a panic in it is caught (the node then runs without its span), or it would end
+    /// the worker with the node unresolved.
     #[cfg(feature = "tracing")]
-    fn node_span(&self, cx: &Context<'_, I, V>) -> tracing::span::EnteredSpan {
+    fn node_span(&self, cx: &Context<'_, I, V>) -> NodeScope {
+        // No run span and no node span can be enabled below DEBUG (the cheap static check
+        // first: no lock per node unless some subscriber wants these levels).
+        if !tracing::level_enabled!(tracing::Level::DEBUG) {
+            return NodeScope::default();
+        }
         let run = cx.run();
-        // The parent expression is evaluated only when the span is enabled (no lock
-        // otherwise); its temporary handle keeps the run span open until the child exists.
-        tracing::trace_span!(
-            parent: self.run_span(run).as_deref().and_then(tracing::Span::id),
-            "node",
-            name = cx.name(),
-            run = run.to_bits()
-        )
-        .entered()
+        let name = cx.name();
+        let setup = catch_unwind(AssertUnwindSafe(|| {
+            let parent = self.run_span(run);
+            let parent = parent
+                .as_deref()
+                .and_then(|span| span.with_subscriber(|(id, d)| (id.clone(), d.clone())));
+            let mut default = None;
+            let span = match parent {
+                Some((id, dispatch)) => {
+                    default = Some(tracing::dispatcher::set_default(&dispatch));
+                    tracing::trace_span!(parent: id, "node", name, run = run.to_bits())
+                }
+                None => tracing::trace_span!("node", name, run = run.to_bits()),
+            };
+            NodeScope {
+                node: Some(span.entered()),
+                _default: default,
+            }
+        }));
+        setup.unwrap_or_else(|payload| {
+            drop_payload(payload);
+            NodeScope::default()
+        })
     }
 }
 
-/// Emits "ringdag run finished" in a run's span and closes the span (both subscriber code,
-/// run on a worker or a submitter: a panic in it is caught, as in `open_run_span`).
+/// A node execution's place in `tracing` ([`Inner::node_span`]): its entered span, and the
+/// run's subscriber set as the thread's default. Fields drop in order: the span exits and
+/// closes in its subscriber, then the worker's own default comes back.
 #[cfg(feature = "tracing")]
-fn finish_run_span(run: RunId, span: std::sync::Arc<tracing::Span>) {
-    let finish = move || {
-        tracing::debug!(parent: &*span, run = run.to_bits(), "ringdag run finished");
-        drop(span);
+#[derive(Default)]
+struct NodeScope {
+    node: Option<tracing::span::EnteredSpan>,
+    /// Held for its `Drop` (it restores the thread's previous default).
+    _default: Option<tracing::dispatcher::DefaultGuard>,
+}
+
+#[cfg(feature = "tracing")]
+impl Drop for NodeScope {
+    fn drop(&mut self) {
+        // Exiting and closing the span is subscriber code (see `node_span`).
+        let node = self.node.take();
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(node))) {
+            drop_payload(payload);
+        }
+    }
+}
+
+/// Emits "ringdag run finished" in a run's span, to the span's subscriber, and closes the
+/// span; on a worker (`run_finished`) or a submitter (`open_run_span`). Both steps are
+/// subscriber code: a panic in either is caught, and the span is dropped outside the event's
+/// unwinding.
+#[cfg(feature = "tracing")]
+fn finish_run_span(run: RunId, span: Arc<tracing::Span>) {
+    let emit = || {
+        span.with_subscriber(|(id, dispatch)| {
+            tracing::dispatcher::with_default(dispatch, || {
+                tracing::debug!(parent: id.clone(), run = run.to_bits(), "ringdag run finished");
+            });
+        });
     };
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(finish)) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(emit)) {
+        drop_payload(payload);
+    }
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(span))) {
         drop_payload(payload);
     }
 }

@@ -96,14 +96,16 @@ pub trait Bodies<I, V, E> {
 }
 
 /// Callbacks from the engine to its driver (the std runtime wakes workers and handles with
-/// them). Both run on the thread that caused the event and must not block.
+/// them). Each runs on the thread that caused the event and must not block.
 pub trait Hooks: Sync {
     /// Entries were pushed to a task ring or parked.
     fn work_available(&self) {}
     /// A run was accepted. Called on the submitting thread after the run's slot is claimed
     /// and before any of its nodes is published, so whatever the driver records here
     /// happens-before every node of the run (the std runtime opens the run's `tracing` span).
-    /// It must not panic: the slot would stay claimed, and the run would never start.
+    /// It runs in `submit`'s context (on firmware perhaps an interrupt handler) and delays
+    /// the run's publication: keep it short. It must not panic: the slot would stay
+    /// claimed, and the run would never start.
     fn run_submitted(&self, _run: RunId) {}
     /// A run finished (its result can be taken).
     fn run_finished(&self, _run: RunId) {}
