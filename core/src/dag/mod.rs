@@ -214,7 +214,7 @@ pub struct Succ {
     pub to: u32,
     /// 0 = always, 1 = default branch, 2 + l = branch label `l`.
     pub(crate) label: u16,
-    /// The target's in-degree (set by [`compile`]): 1 means this edge is its only incoming
+    /// The target's in-degree (set by [`compile()`]): 1 means this edge is its only incoming
     /// edge, and resolving it makes the target ready without touching its pending counter;
     /// otherwise the worker that takes the counter to zero sets it back to this value.
     pub(crate) preds: u16,
@@ -257,7 +257,7 @@ impl Succ {
 /// [`NodeInfo`] (48 bytes with the name), which it touches only on the cold paths
 /// (iterators, failures, retries); on large graphs that is one cache miss per node fewer.
 ///
-/// Filled by [`compile`] from the node and its successor span.
+/// Filled by [`compile()`] from the node and its successor span.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct NodeHot {
     start: u32,
@@ -268,7 +268,7 @@ pub struct NodeHot {
 impl NodeHot {
     /// The most successors one node may have (2^28 - 1).
     pub const MAX_SUCCESSORS: u32 = (1 << 28) - 1;
-    /// A placeholder (a task without successors), for buffers before [`compile`] fills them.
+    /// A placeholder (a task without successors), for buffers before [`compile()`] fills them.
     pub const EMPTY: Self = Self { start: 0, meta: 0 };
     const KIND_SHIFT: u32 = 28;
     const TIMEOUT: u32 = 1 << 30;
@@ -408,7 +408,7 @@ pub enum DagError {
         /// The node.
         node: &'static str,
     },
-    /// The buffers handed to [`compile`] are too small.
+    /// The buffers handed to [`compile()`] are too small.
     BufferTooSmall,
     /// The DAG's iterators need more item slots per run than the manager provides
     /// ([`TaskManager::try_new`](crate::sched::TaskManager::try_new)).
