@@ -4,8 +4,9 @@
 //! body emits lands in its node's span; every span is closed by the time the runtime is
 //! dropped. Also for a node that panics, one that is retried, runs in flight together, and a
 //! run whose handle was dropped; once with a global subscriber, and once with a subscriber
-//! scoped to the submitting thread (the workers' own default is another one, or none: the
-//! run's spans and events must all reach the submitter's).
+//! scoped to the submitting thread, inside a span (the workers' own default is the global
+//! one: the run's spans and events must all reach the submitter's, and none the global).
+//! (`tests/tracing_panics.rs`: a subscriber that panics.)
 //!
 //! Needs the feature: `cargo test --release --features tracing --test tracing_spans` (CI runs
 //! it so). Without it this file compiles to nothing.
@@ -15,7 +16,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ringdag::dag::RetryPolicy;
 use ringdag::runtime::{Graph, GraphBuilder, RunResult, Runtime};
@@ -92,7 +93,8 @@ impl Visit for Fields {
 }
 
 /// A subscriber that records every span, its parent and whether it was closed, and every
-/// event with its parent. Span ids are its own (distinct recorders may issue the same ids).
+/// event with its parent. Each recorder issues ids from its own range, so a parent id from
+/// another subscriber is never one of its own.
 struct Recorder {
     seen: Arc<Mutex<Seen>>,
     next: AtomicU64,
@@ -100,16 +102,18 @@ struct Recorder {
 
 impl Recorder {
     fn new() -> (Self, Arc<Mutex<Seen>>) {
+        static RECORDERS: AtomicU64 = AtomicU64::new(1);
         let seen = Arc::new(Mutex::new(Seen::default()));
         let rec = Self {
             seen: Arc::clone(&seen),
-            next: AtomicU64::new(0),
+            next: AtomicU64::new(RECORDERS.fetch_add(1, Ordering::Relaxed) << 32),
         };
         (rec, seen)
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Seen) -> R) -> R {
-        f(&mut self.seen.lock().unwrap())
+        // A failed assertion that held the lock must not make every later call panic.
+        f(&mut self.seen.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -202,24 +206,30 @@ fn counts(pairs: &[(&str, usize)]) -> HashMap<String, usize> {
     pairs.iter().map(|&(n, k)| (n.to_owned(), k)).collect()
 }
 
+/// The node names of the test graph, in chain order.
+type Names = [&'static str; 4];
+const NAMES: Names = ["parse", "flaky", "left", "boom"];
+/// The same graph under other names, for the runs of the scoped subscriber.
+const SCOPED: Names = ["s.parse", "s.flaky", "s.left", "s.boom"];
+
 /// A chain, so that every node runs before the last one can fail the run:
 /// parse -> flaky -> left -> boom. `parse` emits an event; `flaky` fails its first attempt
 /// and is retried once; `boom` panics when the input is odd.
-fn graph() -> Graph<u32, u32, &'static str> {
+fn graph(names: Names) -> Graph<u32, u32, &'static str> {
     let mut b = GraphBuilder::<u32, u32, &'static str>::new();
-    let parse = b.task("parse", |cx| {
+    let parse = b.task(names[0], |cx| {
         tracing::info!("parsing");
         Ok(*cx.input())
     });
-    let flaky = b.task("flaky", |cx| {
+    let flaky = b.task(names[1], |cx| {
         if cx.attempt() == 0 {
             Err("first attempt")
         } else {
             Ok(2)
         }
     });
-    let left = b.task("left", |_| Ok(1));
-    let boom = b.task("boom", |cx| {
+    let left = b.task(names[2], |_| Ok(1));
+    let boom = b.task(names[3], |cx| {
         assert!(cx.input().is_multiple_of(2), "odd input");
         Ok(3)
     });
@@ -234,12 +244,23 @@ fn graph() -> Graph<u32, u32, &'static str> {
     b.build().expect("valid graph")
 }
 
-fn runtime() -> Runtime<u32, u32, &'static str> {
+fn runtime(names: Names) -> Runtime<u32, u32, &'static str> {
     Runtime::builder()
         .workers(2)
         .max_runs(4)
-        .build(graph())
+        .build(graph(names))
         .expect("runtime")
+}
+
+/// What the global subscriber saw; installs it on first use (both recording tests use it:
+/// one records with it, the other checks that nothing of its runs reached it).
+fn global() -> &'static Arc<Mutex<Seen>> {
+    static GLOBAL: OnceLock<Arc<Mutex<Seen>>> = OnceLock::new();
+    GLOBAL.get_or_init(|| {
+        let (recorder, seen) = Recorder::new();
+        tracing::subscriber::set_global_default(recorder).expect("no global subscriber yet");
+        seen
+    })
 }
 
 /// (run id, input) of a finished run, checked against its input.
@@ -252,8 +273,9 @@ fn finished(done: RunResult<u32, u32, &'static str>, input: u32) -> (u64, u32) {
     (u64::from(done.id().to_bits()), input)
 }
 
-/// What every run must have left in `seen`, and nothing else there.
-fn check(seen: &Seen, runs: &[(u64, u32)]) {
+/// What every run must have left in `seen`, and nothing else there; returns each run's span.
+fn check(seen: &Seen, runs: &[(u64, u32)], names: Names) -> Vec<u64> {
+    let mut spans = Vec::new();
     assert_eq!(
         seen.errors,
         Vec::<String>::new(),
@@ -269,6 +291,7 @@ fn check(seen: &Seen, runs: &[(u64, u32)]) {
             .collect();
         assert_eq!(run_spans.len(), 1, "{what}: run spans");
         let run_span = run_spans[0];
+        spans.push(run_span);
 
         let mut nodes: HashMap<String, usize> = HashMap::new();
         for s in seen.spans.values() {
@@ -278,7 +301,7 @@ fn check(seen: &Seen, runs: &[(u64, u32)]) {
             }
         }
         // Each node once, `flaky` twice (its retry is a second execution).
-        let want = counts(&[("parse", 1), ("left", 1), ("flaky", 2), ("boom", 1)]);
+        let want = counts(&[(names[0], 1), (names[1], 2), (names[2], 1), (names[3], 1)]);
         assert_eq!(nodes, want, "{what}: node spans");
 
         let mut events: HashMap<String, usize> = HashMap::new();
@@ -298,7 +321,7 @@ fn check(seen: &Seen, runs: &[(u64, u32)]) {
             .filter(|e| e.message == "parsing")
             .filter_map(|e| seen.spans.get(&e.parent?))
             .filter(|s| s.run == Some(run))
-            .inspect(|s| assert_eq!(s.node.as_deref(), Some("parse"), "{what}: {s:?}"))
+            .inspect(|s| assert_eq!(s.node.as_deref(), Some(names[0]), "{what}: {s:?}"))
             .count();
         assert_eq!(parsing, 1, "{what}: the body's event");
     }
@@ -318,14 +341,13 @@ fn check(seen: &Seen, runs: &[(u64, u32)]) {
         runs.len(),
         "one body event per run, nothing else"
     );
+    spans
 }
 
 #[test]
 fn every_run_is_a_span_and_every_node_execution_a_span_inside_it() {
-    let (recorder, seen) = Recorder::new();
-    // The only global subscriber in this test binary (the other test scopes its own).
-    tracing::subscriber::set_global_default(recorder).expect("no global subscriber yet");
-    let rt = runtime();
+    global();
+    let rt = runtime(NAMES);
     let mut runs = Vec::new();
     // One run at a time (each slot's next run may open its span before the last run's
     // `run_finished` closed the old one), then four in flight at once, twice.
@@ -345,16 +367,24 @@ fn every_run_is_a_span_and_every_node_execution_a_span_inside_it() {
     }
     drop(rt);
     assert_eq!(runs.len(), 14);
-    check(&seen.lock().unwrap(), &runs);
+    // The scoped test's runs have the same ids (another runtime) but other node names, and
+    // are checked there not to be here at all: leave them out.
+    let mut seen = global().lock().unwrap();
+    seen.spans
+        .retain(|_, s| !s.node.as_deref().is_some_and(|n| SCOPED.contains(&n)));
+    check(&seen, &runs, NAMES);
 }
 
 #[test]
 fn a_subscriber_scoped_to_the_submitter_gets_the_whole_run() {
+    let global = global();
     let (recorder, seen) = Recorder::new();
-    let runs = tracing::subscriber::with_default(recorder, || {
-        // The workers start with their own default (the other test's global subscriber,
-        // or none): the run's spans and events must reach this one all the same.
-        let rt = runtime();
+    let (runs, request) = tracing::subscriber::with_default(recorder, || {
+        // The workers' default is the global subscriber: the run's spans and events must
+        // reach this one all the same, under the submitter's span.
+        let request = tracing::info_span!("request");
+        let _in = request.enter();
+        let rt = runtime(SCOPED);
         let mut runs = Vec::new();
         // One handle is dropped at once: its run still ends, and its span with it.
         let dropped = rt.submit(20).expect("submit");
@@ -367,7 +397,26 @@ fn a_subscriber_scoped_to_the_submitter_gets_the_whole_run() {
             runs.push(finished(h.wait(), input));
         }
         drop(rt);
-        runs
+        (runs, request.id().expect("enabled").into_u64())
     });
-    check(&seen.lock().unwrap(), &runs);
+    let mut seen = seen.lock().unwrap();
+    // The submitter's own span is there too, and is every run span's parent.
+    let before = seen.spans.len();
+    seen.spans.retain(|_, s| s.name != "request");
+    assert_eq!(seen.spans.len(), before - 1, "the request span");
+    for id in check(&seen, &runs, SCOPED) {
+        let parent = seen.spans.get(&id).expect("recorded").parent;
+        assert_eq!(parent, Some(request), "run span {id}'s parent");
+    }
+    // Nothing of these runs reached the global subscriber.
+    let global = global.lock().unwrap();
+    let strays: Vec<&SpanRec> = global
+        .spans
+        .values()
+        .filter(|s| s.node.as_deref().is_some_and(|n| SCOPED.contains(&n)))
+        .collect();
+    assert!(
+        strays.is_empty(),
+        "reached the global subscriber: {strays:?}"
+    );
 }

@@ -269,7 +269,9 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
     /// before any of its nodes is published, so every node finds it) and emits "ringdag run
     /// submitted" in it. The span belongs to the subscriber current here (a scoped one
     /// included): the run's node spans, its "finished" event and its bodies' own events go
-    /// to that subscriber too, whichever thread they happen on.
+    /// to that subscriber too, whichever thread they happen on. That context travels with
+    /// the span: a run whose span the subscriber filters out (below DEBUG) has none, and
+    /// its nodes trace to the worker's own default subscriber.
     ///
     /// The slot may still hold the span of its previous run, finished but not yet closed by
     /// its `run_finished` (see `spans.rs`): it is closed here, with its "finished" event, so
@@ -328,16 +330,16 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
         let run = cx.run();
         let name = cx.name();
         let setup = catch_unwind(AssertUnwindSafe(|| {
-            let parent = self.run_span(run);
-            let parent = parent
-                .as_deref()
-                .and_then(|span| span.with_subscriber(|(id, d)| (id.clone(), d.clone())));
+            let run_span = self.run_span(run);
             let mut default = None;
+            let parent = run_span.as_deref().and_then(|span| {
+                span.with_subscriber(|(id, dispatch)| {
+                    default = Some(tracing::dispatcher::set_default(dispatch));
+                    id.clone()
+                })
+            });
             let span = match parent {
-                Some((id, dispatch)) => {
-                    default = Some(tracing::dispatcher::set_default(&dispatch));
-                    tracing::trace_span!(parent: id, "node", name, run = run.to_bits())
-                }
+                Some(id) => tracing::trace_span!(parent: id, "node", name, run = run.to_bits()),
                 None => tracing::trace_span!("node", name, run = run.to_bits()),
             };
             NodeScope {
