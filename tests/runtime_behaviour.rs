@@ -1,6 +1,6 @@
 //! Behaviour of the std runtime (`ringdag::runtime`) on real threads: panics, timeouts,
 //! deadlines, shutdown, thread joining, waking parked workers, `.await` from tokio,
-//! `wait_timeout`, detached handles and cancel.
+//! `wait_timeout`, detached handles, handles kept after `poll` returned the result, and cancel.
 //!
 //! No assertion measures time. Durations appear only as sleeps that make a node slow (so a
 //! timeout or deadline is certainly exceeded) and as generous bounds that turn a hang into a
@@ -1264,4 +1264,122 @@ fn out_of_range_settings_are_build_errors_and_a_large_batch_acts_as_the_largest(
             assert_eq!(h.wait().value(c), Some((i as u32 + 1) * 2), "batch {batch}");
         }
     }
+}
+
+/// A one-slot runtime whose runs wait at a gate when their input is odd.
+fn one_slot_gated(gate: &Gate) -> Runtime<u32, u32, ()> {
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let g = gate.clone();
+    b.task("a", move |cx| {
+        if *cx.input() % 2 == 1 {
+            g.wait();
+        }
+        Ok(*cx.input())
+    });
+    Runtime::builder()
+        .workers(2)
+        .max_runs(1)
+        .build(b.build().unwrap())
+        .unwrap()
+}
+
+/// Polls a handle to completion with a no-op waker.
+fn poll_to_ready(h: &mut ringdag::runtime::RunHandle<u32, u32, ()>) -> u32 {
+    let a = ringdag::runtime::NodeId::from_index(0);
+    let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+    let until = Instant::now() + HANG;
+    loop {
+        if let core::task::Poll::Ready(r) = core::pin::Pin::new(&mut *h).poll(&mut cx) {
+            return r.value(a).expect("ran");
+        }
+        assert!(Instant::now() < until, "the run never finished");
+        thread::yield_now();
+    }
+}
+
+#[test]
+fn a_handle_polled_to_completion_never_touches_a_later_run_with_the_same_id() {
+    // Run ids are a slot and a 20-bit generation: after 2^20 runs through one slot, a later
+    // run has the id of an old one. A handle kept after `poll` returned its result must not
+    // cancel that run, nor call it unfinished.
+    let _s = shared();
+    let gate = Gate::default();
+    let rt = one_slot_gated(&gate);
+    let mut old = rt.submit(0).unwrap();
+    assert_eq!(poll_to_ready(&mut old), 0);
+    assert!(old.is_finished());
+    let wrap = 1u32 << 20;
+    let mut last = old.id();
+    let mut runs = 0u32;
+    while (last.generation() + 1) % wrap != old.id().generation() {
+        let h = rt.submit(2).unwrap();
+        last = h.id();
+        assert_eq!(h.wait().outcome(), Ok(()));
+        runs += 1;
+        assert!(runs < wrap, "the generation never came round");
+    }
+    let new = rt.submit(1).unwrap();
+    assert_eq!(new.id(), old.id(), "the generation wrapped");
+    assert_eq!(old.cancel(), Err(CancelError::NotActive));
+    assert!(old.is_finished());
+    assert!(!new.is_finished());
+    gate.open();
+    let done = within("the new run", move || new.wait().outcome());
+    assert_eq!(done, Ok(()), "the new run was not cancelled");
+}
+
+#[test]
+#[should_panic(expected = "RunHandle::wait after `poll` returned the run's result")]
+fn waiting_on_a_handle_whose_result_poll_returned_panics_instead_of_hanging() {
+    let _s = shared();
+    let gate = Gate::default();
+    let rt = one_slot_gated(&gate);
+    let mut h = rt.submit(0).unwrap();
+    poll_to_ready(&mut h);
+    // Bounded: what this guards against is a wait that never returns.
+    within("wait after poll", move || drop(h.wait()));
+}
+
+/// A waker whose drop panics (an executor's bug); clone and wake are no-ops.
+fn waker_that_panics_on_drop() -> core::task::Waker {
+    use core::task::{RawWaker, RawWakerVTable, Waker};
+    fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, &VTABLE)
+    }
+    fn noop(_: *const ()) {}
+    fn drop(_: *const ()) {
+        panic!("waker drop");
+    }
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, drop);
+    // SAFETY: the functions never dereference the data pointer (null), are thread-safe, and
+    // `clone` returns a waker with the same vtable: the `RawWaker` contract holds.
+    unsafe { Waker::from_raw(RawWaker::new(core::ptr::null(), &VTABLE)) }
+}
+
+#[test]
+fn a_waker_that_panics_when_the_handle_drops_it_does_not_leak_the_slot() {
+    let _s = shared();
+    let gate = Gate::default();
+    let rt = one_slot_gated(&gate);
+    let mut h = rt.submit(1).unwrap();
+    let waker = core::mem::ManuallyDrop::new(waker_that_panics_on_drop());
+    let mut cx = core::task::Context::from_waker(&waker);
+    assert!(core::pin::Pin::new(&mut h).poll(&mut cx).is_pending());
+    // Dropping the handle drops its stored waker, which panics: the run must still be
+    // detached, so that its slot comes back when it finishes.
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(h)));
+    assert!(dropped.is_err(), "the waker's drop panicked");
+    gate.open();
+    let until = Instant::now() + HANG;
+    let next = loop {
+        match rt.submit(2) {
+            Ok(h) => break h,
+            Err(SubmitError::Busy(_)) => {
+                assert!(Instant::now() < until, "the detached run's slot leaked");
+                thread::sleep(Duration::from_micros(200));
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    };
+    assert_eq!(next.wait().outcome(), Ok(()));
 }

@@ -1,6 +1,6 @@
 //! loom models of the worker deque (`WorkDeque`, bounded Chase–Lev): the owner pushing and
 //! popping at the bottom while one or two thieves steal from the top, on capacities 2 and 4,
-//! with indices that cross `usize::MAX`.
+//! with indices that cross `u64::MAX`.
 //!
 //! Each pushed value also "publishes" data the way the scheduler does (a node's value written
 //! before its successor's entry is pushed): the owner writes a loom `UnsafeCell` before
@@ -32,7 +32,7 @@ struct Shared<const N: usize> {
 unsafe impl<const N: usize> Sync for Shared<N> {}
 
 impl<const N: usize> Shared<N> {
-    fn new(start: usize, values: usize) -> Self {
+    fn new(start: u64, values: usize) -> Self {
         Self {
             deque: WorkDeque::starting_at(start),
             data: (0..values).map(|_| UnsafeCell::new(0)).collect(),
@@ -79,7 +79,7 @@ fn check_exactly_once(pushed: &[u64], taken: &[&[u64]]) {
 #[test]
 fn last_entry_goes_to_the_owner_or_the_thief_once() {
     let outcomes = explore(|| {
-        let s = Arc::new(Shared::<2>::new(usize::MAX, 1));
+        let s = Arc::new(Shared::<2>::new(u64::MAX, 1));
         assert!(s.push(0));
         let thief = {
             let s = s.clone();
@@ -102,7 +102,7 @@ fn last_entry_goes_to_the_owner_or_the_thief_once() {
 #[test]
 fn owner_push_pop_against_a_thief_reuses_slots() {
     let outcomes = explore(|| {
-        let s = Arc::new(Shared::<2>::new(usize::MAX - 1, 3));
+        let s = Arc::new(Shared::<2>::new(u64::MAX - 1, 3));
         let thief = {
             let s = s.clone();
             thread::spawn(move || {
@@ -170,7 +170,7 @@ fn two_thieves_and_the_owner_take_each_value_once() {
 #[test]
 fn full_deque_refuses_without_losing() {
     loom::model(|| {
-        let s = Shared::<2>::new(usize::MAX, 3);
+        let s = Shared::<2>::new(u64::MAX, 3);
         assert!(s.push(0));
         assert!(s.push(1));
         assert!(!s.push(2), "a full deque must refuse");
@@ -179,4 +179,58 @@ fn full_deque_refuses_without_losing() {
         assert_eq!(s.pop(), None);
         assert_eq!(s.steal(), None);
     });
+}
+
+/// One entry, the owner's pop and two thieves: exactly one of the three gets it, whoever
+/// that is (the owner's last-entry CAS against both thieves').
+#[test]
+fn one_entry_owner_and_two_thieves_take_it_once() {
+    let outcomes = explore(|| {
+        let s = Arc::new(Shared::<2>::new(u64::MAX, 1));
+        assert!(s.push(0));
+        let thieves: Vec<_> = (0..2)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || s.steal().into_iter().collect::<Vec<u64>>())
+            })
+            .collect();
+        let popped: Vec<u64> = s.pop().into_iter().collect();
+        let stolen: Vec<Vec<u64>> = thieves.into_iter().map(|t| t.join().unwrap()).collect();
+        let rest: Vec<u64> = std::iter::from_fn(|| s.pop()).collect();
+        check_exactly_once(&[0], &[&popped, &stolen[0], &stolen[1], &rest]);
+        (popped.len(), stolen[0].len(), stolen[1].len())
+    });
+    assert_reached(&outcomes, "the owner got it", |o| o.0 == 1);
+    assert_reached(&outcomes, "the first thief got it", |o| o.1 == 1);
+    assert_reached(&outcomes, "the second thief got it", |o| o.2 == 1);
+}
+
+/// A full deque of two, two thieves stealing once each, and the owner pushing a third value
+/// as soon as a slot is free: into the slot of the first value. A thief that read that slot
+/// before the overwrite and lost `top` to the other thief must come back empty-handed (its
+/// CAS fails), never with the overwritten slot's new value as well as the other thief.
+#[test]
+fn a_thief_with_a_stale_slot_read_loses_its_cas() {
+    let outcomes = explore(|| {
+        let s = Arc::new(Shared::<2>::new(u64::MAX - 1, 3));
+        assert!(s.push(0));
+        assert!(s.push(1));
+        let thieves: Vec<_> = (0..2)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || s.steal().into_iter().collect::<Vec<u64>>())
+            })
+            .collect();
+        // At least one thief succeeds (a steal fails only to another's success), so a slot
+        // frees up.
+        while !s.push(2) {
+            thread::yield_now();
+        }
+        let stolen: Vec<Vec<u64>> = thieves.into_iter().map(|t| t.join().unwrap()).collect();
+        let rest: Vec<u64> = std::iter::from_fn(|| s.pop()).collect();
+        check_exactly_once(&[0, 1, 2], &[&stolen[0], &stolen[1], &rest]);
+        (stolen[0].len() + stolen[1].len(), rest.len())
+    });
+    assert_reached(&outcomes, "a thief came back empty-handed", |o| o.0 == 1);
+    assert_reached(&outcomes, "both thieves got one", |o| o.0 == 2);
 }

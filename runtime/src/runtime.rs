@@ -545,12 +545,25 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> RunHan
     ///
     /// [`CancelError::NotActive`] if it already finished.
     pub fn cancel(&self) -> Result<(), CancelError> {
+        if self.finished {
+            // Its result was taken (`poll` returned it): the slot may hold a later run by
+            // now, whose id this one matches again once the generation wraps.
+            return Err(CancelError::NotActive);
+        }
         self.inner.engine().cancel(self.id)
     }
 
-    /// Whether the run has finished (its result is ready).
+    /// Whether the run has finished (its result is ready, or was taken by `poll`).
     pub fn is_finished(&self) -> bool {
-        !self.inner.engine().is_active(self.id)
+        self.finished || !self.inner.engine().is_active(self.id)
+    }
+
+    /// Fails loudly where waiting could only hang: the result was handed out already.
+    fn assert_not_taken(&self, what: &str) {
+        assert!(
+            !self.finished,
+            "RunHandle::{what} after `poll` returned the run's result"
+        );
     }
 
     fn try_take(&mut self) -> Option<RunResult<I, V, E>> {
@@ -563,7 +576,13 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> RunHan
     }
 
     /// Blocks until the run finishes.
+    ///
+    /// # Panics
+    ///
+    /// If the handle was polled as a `Future` to completion already (its result was
+    /// returned there; waiting for it again could only hang).
     pub fn wait(mut self) -> RunResult<I, V, E> {
+        self.assert_not_taken("wait");
         let slot = self.id.slot();
         let inner = Arc::clone(&self.inner);
         let mut state = inner.lock_waiter(slot);
@@ -583,7 +602,12 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> RunHan
     /// # Errors
     ///
     /// `Err(self)` when the run did not finish in time.
+    ///
+    /// # Panics
+    ///
+    /// As [`wait`](Self::wait), after `poll` returned the result.
     pub fn wait_timeout(mut self, timeout: Duration) -> Result<RunResult<I, V, E>, Self> {
+        self.assert_not_taken("wait_timeout");
         // A timeout past what `Instant` can represent (`Duration::MAX`) is no timeout.
         let Some(until) = Instant::now().checked_add(timeout) else {
             return Ok(self.wait());
@@ -625,10 +649,14 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Future
         if let Some(result) = this.try_take() {
             return Poll::Ready(result);
         }
-        match &state.waker {
-            Some((id, w)) if *id == this.id && w.will_wake(cx.waker()) => {}
-            _ => state.waker = Some((this.id, cx.waker().clone())),
-        }
+        let replaced = match &state.waker {
+            Some((id, w)) if *id == this.id && w.will_wake(cx.waker()) => None,
+            _ => state.waker.replace((this.id, cx.waker().clone())),
+        };
+        drop(state);
+        // The executor's code (a waker's drop may run a task's destructor): not under the
+        // slot's lock, which the worker finishing a run takes.
+        drop(replaced);
         Poll::Pending
     }
 }
@@ -642,16 +670,20 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Drop
         }
         let inner = Arc::clone(&self.inner);
         let mut state = inner.lock_waiter(self.id.slot());
-        if state.waker.as_ref().is_some_and(|(id, _)| *id == self.id) {
-            state.waker = None;
+        let waker = if state.waker.as_ref().is_some_and(|(id, _)| *id == self.id) {
+            state.waker.take()
+        } else {
+            None
+        };
+        let result = self.try_take();
+        if result.is_none() {
+            state.abandoned = Some(self.id);
         }
-        match self.try_take() {
-            Some(result) => {
-                drop(state);
-                drop(result);
-            }
-            None => state.abandoned = Some(self.id),
-        }
+        drop(state);
+        // Outside the lock, and after the run is marked abandoned: the waker's drop is the
+        // executor's code (as in `poll`), and a panic in it must not leak the slot.
+        drop(result);
+        drop(waker);
     }
 }
 

@@ -8,11 +8,15 @@
 //! an [`Entry`]'s 8 bytes, so a thief that reads a slot the owner is overwriting reads a
 //! stale value but never a torn one, and its CAS on `top` then fails.
 //!
-//! Indices grow without bound (wrapping `usize`); `bottom - top` (wrapping, as `isize`) is the
-//! length, `-1` transiently while the owner pops from an empty deque.
+//! Indices grow without bound (wrapping `u64`); `bottom - top` (wrapping, as `i64`) is the
+//! length, `-1` transiently while the owner pops from an empty deque. They are 64-bit on every
+//! target (the deque needs 64-bit atomics anyway): with `usize` indices on a 32-bit target, a
+//! thief stalled between its slot read and its CAS while `top` moved on by exactly 2^32 would
+//! win the CAS with a stale entry (one entry run twice, another lost). At 2^64 that cannot
+//! happen.
 
 use crate::cache_padded::CachePadded;
-use crate::sync::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use crate::sync::{fence, AtomicU32, AtomicU64, Ordering::*};
 
 use super::Entry;
 
@@ -25,14 +29,14 @@ pub struct WorkDeque<const N: usize> {
     owner: CachePadded<Owner>,
     /// The oldest entry's index. Advanced by a CAS, by thieves and by the owner taking the
     /// last entry.
-    top: CachePadded<AtomicUsize>,
+    top: CachePadded<AtomicU64>,
     slots: [AtomicU64; N],
 }
 
 /// The owner's cache line.
 struct Owner {
     /// Next index the owner pushes at. Written by the owner only.
-    bottom: AtomicUsize,
+    bottom: AtomicU64,
     /// Batches taken by the owning worker (its fairness counter).
     round: AtomicU32,
 }
@@ -53,14 +57,16 @@ impl<const N: usize> Default for WorkDeque<N> {
 }
 
 impl<const N: usize> WorkDeque<N> {
-    const MASK: usize = {
+    const MASK: u64 = {
         assert!(
             N >= 2 && N.is_power_of_two(),
             "WorkDeque: N must be a power of two >= 2"
         );
         assert!(N <= isize::MAX as usize / 2, "WorkDeque: N too large");
-        N - 1
+        N as u64 - 1
     };
+    /// `N` as an index difference.
+    const LEN: u64 = N as u64;
 
     /// An empty deque.
     #[cfg(not(loom))]
@@ -68,10 +74,10 @@ impl<const N: usize> WorkDeque<N> {
         let _ = Self::MASK;
         Self {
             owner: CachePadded::new(Owner {
-                bottom: AtomicUsize::new(0),
+                bottom: AtomicU64::new(0),
                 round: AtomicU32::new(0),
             }),
-            top: CachePadded::new(AtomicUsize::new(0)),
+            top: CachePadded::new(AtomicU64::new(0)),
             slots: [const { AtomicU64::new(0) }; N],
         }
     }
@@ -82,10 +88,10 @@ impl<const N: usize> WorkDeque<N> {
         let _ = Self::MASK;
         Self {
             owner: CachePadded::new(Owner {
-                bottom: AtomicUsize::new(0),
+                bottom: AtomicU64::new(0),
                 round: AtomicU32::new(0),
             }),
-            top: CachePadded::new(AtomicUsize::new(0)),
+            top: CachePadded::new(AtomicU64::new(0)),
             slots: core::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
@@ -101,7 +107,7 @@ impl<const N: usize> WorkDeque<N> {
 
     /// An empty deque whose indices start at `index` (tests: crossing the index wrap).
     #[doc(hidden)]
-    pub fn starting_at(index: usize) -> Self {
+    pub fn starting_at(index: u64) -> Self {
         let d = Self::new();
         d.owner.bottom.store(index, Relaxed);
         d.top.store(index, Relaxed);
@@ -117,8 +123,8 @@ impl<const N: usize> WorkDeque<N> {
     pub fn len(&self) -> usize {
         let b = self.owner.bottom.load(Relaxed);
         let t = self.top.load(Relaxed);
-        let len = b.wrapping_sub(t) as isize;
-        len.clamp(0, N as isize) as usize
+        let len = b.wrapping_sub(t) as i64;
+        len.clamp(0, Self::LEN as i64) as usize
     }
 
     /// Whether the deque looks empty (a snapshot).
@@ -139,10 +145,10 @@ impl<const N: usize> WorkDeque<N> {
         // Acquire: pairs with the CAS on `top` in `steal` (and `pop`): a thief's read of the
         // slot at its old top happens-before our overwrite of that slot below.
         let t = self.top.load(Acquire);
-        if b.wrapping_sub(t) >= N {
+        if b.wrapping_sub(t) >= Self::LEN {
             return Err(e);
         }
-        self.slots[b & Self::MASK].store(e.to_bits(), Relaxed);
+        self.slots[(b & Self::MASK) as usize].store(e.to_bits(), Relaxed);
         // Release fence, not a Release store: pairs with the Acquire load of `bottom` in
         // `steal`; the slot write (and everything this worker did before, e.g. the node values
         // the entry's successors will read) happens-before a thief's use of the entry. A fence
@@ -169,13 +175,13 @@ impl<const N: usize> WorkDeque<N> {
         // top, where the CAS decides), or our load of `top` below sees that thief's CAS.
         fence(SeqCst);
         let t = self.top.load(Relaxed);
-        let len = b.wrapping_sub(t) as isize;
+        let len = b.wrapping_sub(t) as i64;
         if len < 0 {
             // Empty: undo the decrement.
             self.owner.bottom.store(b.wrapping_add(1), Relaxed);
             return None;
         }
-        let e = Entry::from_bits(self.slots[b & Self::MASK].load(Relaxed));
+        let e = Entry::from_bits(self.slots[(b & Self::MASK) as usize].load(Relaxed));
         if len > 0 {
             // More than one entry: no thief can reach index `b` (they take `top` < `b`).
             return Some(e);
@@ -206,7 +212,9 @@ impl<const N: usize> WorkDeque<N> {
         }
         let b = b.wrapping_sub(1);
         self.owner.bottom.store(b, Relaxed);
-        Some(Entry::from_bits(self.slots[b & Self::MASK].load(Relaxed)))
+        Some(Entry::from_bits(
+            self.slots[(b & Self::MASK) as usize].load(Relaxed),
+        ))
     }
 
     /// Takes the oldest entry, if any. `None` when the deque is empty or another thread took
@@ -223,10 +231,10 @@ impl<const N: usize> WorkDeque<N> {
         // `bottom` by the owner): the slot holds the pushed entry and what the pusher did
         // before is visible.
         let b = self.owner.bottom.load(Acquire);
-        if (b.wrapping_sub(t) as isize) <= 0 {
+        if (b.wrapping_sub(t) as i64) <= 0 {
             return None;
         }
-        let e = Entry::from_bits(self.slots[t & Self::MASK].load(Relaxed));
+        let e = Entry::from_bits(self.slots[(t & Self::MASK) as usize].load(Relaxed));
         // SeqCst: claims index `t` (against other thieves and the owner's last-entry pop);
         // its Release half orders our slot read before the owner's next overwrite of the
         // slot (pairs with the Acquire load of `top` in `push`).
@@ -247,8 +255,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pop_unshared_is_lifo_across_the_index_wrap_and_none_when_empty() {
+        let d = WorkDeque::<4>::starting_at(u64::MAX - 1);
+        for v in 0..3 {
+            // SAFETY: one thread, nobody steals.
+            assert!(unsafe { d.push(Entry::from_bits(v)) }.is_ok());
+        }
+        // SAFETY: as above.
+        let popped: Vec<u64> = core::iter::from_fn(|| unsafe { d.pop_unshared() })
+            .map(Entry::to_bits)
+            .collect();
+        assert_eq!(popped, [2, 1, 0]);
+        assert!(d.is_empty());
+        // SAFETY: as above; the deque still works after being emptied this way.
+        assert!(unsafe { d.push(Entry::from_bits(7)) }.is_ok());
+        assert_eq!(d.steal().map(Entry::to_bits), Some(7));
+        // SAFETY: as above.
+        assert_eq!(unsafe { d.pop_unshared() }, None);
+    }
+
+    #[test]
     fn lifo_for_the_owner_fifo_for_thieves_and_full_refuses() {
-        let d = WorkDeque::<4>::starting_at(usize::MAX - 2);
+        let d = WorkDeque::<4>::starting_at(u64::MAX - 2);
         for v in 0..4 {
             // SAFETY: one thread.
             assert!(unsafe { d.push(Entry::from_bits(v)) }.is_ok());
@@ -274,7 +302,7 @@ mod tests {
     #[test]
     fn every_value_taken_once_under_stealing() {
         let n: u64 = if cfg!(miri) { 200 } else { 200_000 };
-        let d = WorkDeque::<8>::starting_at(usize::MAX - 50);
+        let d = WorkDeque::<8>::starting_at(u64::MAX - 50);
         let done = AtomicBool::new(false);
         let (mine, stolen) = std::thread::scope(|s| {
             let thieves: Vec<_> = (0..2)

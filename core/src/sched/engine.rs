@@ -374,6 +374,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// At any time at most one engine uses `deques[index]` as its own (see
     /// [`WorkDeque::push`](super::WorkDeque::push)); the deques are used with this engine's
     /// storage only (their entries name its run slots and nodes). `index < deques.len()`.
+    /// Every engine that uses these deques is given the same slice: an engine steals from the
+    /// others in its slice only, and one whose slice is a single deque pops it without
+    /// guarding against thieves (`WorkDeque::pop_unshared`).
     #[cfg(any(target_has_atomic = "64", loom))]
     #[inline(always)]
     pub unsafe fn with_worker(mut self, deques: &'a [WorkerDeque], index: usize) -> Self {
@@ -395,8 +398,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         #[cfg(any(target_has_atomic = "64", loom))]
         if let Some((all, i)) = self.worker {
             let d = all.get(i)?;
-            // SAFETY: `with_worker`'s contract: this engine is the deque's only owner. With one
-            // deque there is nobody to steal from it (`steal` takes from the others only).
+            // SAFETY: `with_worker`'s contract: this engine is the deque's only owner, and all
+            // engines share one slice. With one deque in it there is nobody to steal from it
+            // (`steal` takes from the others in the slice only).
             return unsafe {
                 if all.len() == 1 {
                     d.pop_unshared()
