@@ -68,7 +68,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// A progress bar on stderr, redrawn in place; when stderr is not a terminal (a log, CI),
+/// only the final state, once.
 fn progress(label: &str, done: usize, total: usize, start: Instant) {
+    use std::io::IsTerminal;
+    if done < total && !std::io::stderr().is_terminal() {
+        return;
+    }
     let width = 30;
     let filled = done * width / total.max(1);
     let rate = done as f64 / start.elapsed().as_secs_f64().max(1e-9);
