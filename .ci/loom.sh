@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# loom models of the MPMC ring (core/tests/loom_ring.rs), the worker deque (core/tests/loom_deque.rs), the scheduler's completion paths (core/tests/loom_sched.rs) and the runtime's park/wake protocol (runtime/tests/loom_park.rs): every interleaving of 2 to 3 threads
+# loom models of the MPMC ring (core/tests/loom_ring.rs), the worker deque (core/tests/loom_deque.rs), the scheduler's completion paths (core/tests/loom_sched.rs), the runtime's park/wake protocol (runtime/tests/loom_park.rs) and its run-handle protocol (runtime/tests/loom_waiter.rs): every interleaving of 2 to 3 threads
 # on rings of capacity 1 to 4, up to LOOM_MAX_PREEMPTIONS preemptions per run (the park model:
 # LOOM_PARK_PREEMPTIONS, see the end).
 #
@@ -16,10 +16,11 @@ export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
 cargo test -p ringdag-core --release --test loom_ring --test loom_sched --test loom_deque --target-dir target/loom "$@"
 
-# The runtime's park/wake protocol (runtime/src/sleep.rs over loom's types): no `--cfg loom`
-# needed (the model includes that file itself). The test suite runs it with 2 preemptions;
-# here 3 by default (LOOM_PARK_PREEMPTIONS), about 40 s. Arguments above are for the core
-# models only.
+# The runtime's park/wake and run-handle protocols (runtime/src/sleep.rs and waiter.rs over
+# loom's types): no `--cfg loom` needed (each model includes its file itself). The test suite
+# runs them with 2 preemptions; here 3 by default (LOOM_PARK_PREEMPTIONS), about 40 s for the
+# park model, under a second for the handle model. Arguments above are for the core models
+# only.
 unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
 LOOM_MAX_PREEMPTIONS="${LOOM_PARK_PREEMPTIONS:-3}" \
-    cargo test -p ringdag-runtime --release --test loom_park
+    cargo test -p ringdag-runtime --release --test loom_park --test loom_waiter

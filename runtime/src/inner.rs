@@ -6,8 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU8, Ordering};
 #[cfg(feature = "tracing")]
 use std::sync::Arc;
-use std::sync::{Condvar, Mutex, MutexGuard};
-use std::task::Waker;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use ringdag_core::dag::NodeId;
@@ -20,27 +19,12 @@ use ringdag_core::sched::{
 use crate::graph::Graph;
 use crate::sleep::{Sleep, Work};
 use crate::trace::{TraceEvent, TraceLog};
+use crate::waiter::{Finish, Waiter};
 
 /// Runtime lifecycle.
 pub(crate) const RUNNING: u8 = 0;
 pub(crate) const DRAINING: u8 = 1;
 pub(crate) const STOPPING: u8 = 2;
-
-/// Per-run-slot notification state for [`RunHandle`](crate::RunHandle)s.
-#[derive(Default)]
-pub(crate) struct WaiterState {
-    /// The waker of the task awaiting this run (tagged: a late event of an earlier run in
-    /// the same slot must not wake or clear it).
-    pub(crate) waker: Option<(RunId, Waker)>,
-    /// The handle of this run was dropped before it finished: free the slot when it does.
-    pub(crate) abandoned: Option<RunId>,
-}
-
-#[derive(Default)]
-pub(crate) struct Waiter {
-    pub(crate) state: Mutex<WaiterState>,
-    pub(crate) done: Condvar,
-}
 
 /// A node whose last attempt panicked, and the panic message.
 pub(crate) type PanicRecord = (NodeId, String);
@@ -55,7 +39,8 @@ pub(crate) struct Inner<I, V, E> {
     shared: Shared,
     /// One per worker: ready successors its nodes made (stolen by idle workers).
     deques: Box<[WorkerDeque]>,
-    pub(crate) waiters: Box<[Waiter]>,
+    /// Per run slot: where its handle waits ([`Waiter`]).
+    pub(crate) waiters: Box<[Waiter<RunId>]>,
     /// Per run slot: the node and message of each panic on a node's last attempt (empty
     /// unless a node panicked; cleared, keeping its capacity, when the slot is freed).
     pub(crate) panics: Box<[Mutex<Vec<PanicRecord>>]>,
@@ -206,11 +191,9 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
         self.clock.elapsed().as_millis() as u32
     }
 
-    pub(crate) fn lock_waiter(&self, slot: usize) -> MutexGuard<'_, WaiterState> {
-        self.waiters[slot]
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+    /// Where the handle of `run` waits.
+    pub(crate) fn waiter(&self, run: RunId) -> &Waiter<RunId> {
+        &self.waiters[run.slot()]
     }
 
     /// The worker loop: step, spin briefly when idle, then park until woken.
@@ -414,29 +397,22 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks 
     fn run_finished(&self, run: RunId) {
         #[cfg(feature = "tracing")]
         self.close_run_span(run);
-        let slot = run.slot();
-        let mut state = self.lock_waiter(slot);
-        if state.abandoned == Some(run) {
-            state.abandoned = None;
-            drop(state);
-            self.discard(run);
-            return;
-        }
-        let waker = if state.waker.as_ref().is_some_and(|(id, _)| *id == run) {
-            state.waker.take()
-        } else {
-            None
-        };
-        drop(state);
-        // Woken outside the lock: an executor that polls inline must not find it held. The
-        // executor's code runs on this worker: a panic in it must not end the worker (the
-        // run is complete; this waker's task is the executor's to recover).
-        if let Some((_, waker)) = waker {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || waker.wake())) {
-                drop_payload(payload);
+        let waiter = self.waiter(run);
+        match waiter.finished(run) {
+            Finish::Abandoned => self.discard(run),
+            Finish::Wake(waker) => {
+                // Woken outside the lock: an executor that polls inline must not find it
+                // held. The executor's code runs on this worker: a panic in it must not end
+                // the worker (the run is complete; this waker's task is the executor's to
+                // recover).
+                if let Some(waker) = waker {
+                    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || waker.wake())) {
+                        drop_payload(payload);
+                    }
+                }
+                waiter.notify();
             }
         }
-        self.waiters[slot].done.notify_all();
     }
 }
 

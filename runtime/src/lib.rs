@@ -23,11 +23,13 @@ mod sleep;
 #[cfg(any(feature = "tracing", test))]
 mod spans;
 mod trace;
+mod waiter;
 
-/// The synchronisation types `sleep.rs` is written over (loom's in its model test).
+/// The synchronisation types `sleep.rs` and `waiter.rs` are written over (loom's in their
+/// model tests).
 mod shim {
     pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
-    pub(crate) use std::sync::{Condvar, Mutex};
+    pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 }
 
 pub use graph::{BodyFn, Graph, GraphBuilder};

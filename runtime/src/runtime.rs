@@ -583,18 +583,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> RunHan
     /// returned there; waiting for it again could only hang).
     pub fn wait(mut self) -> RunResult<I, V, E> {
         self.assert_not_taken("wait");
-        let slot = self.id.slot();
         let inner = Arc::clone(&self.inner);
-        let mut state = inner.lock_waiter(slot);
-        loop {
-            if let Some(result) = self.try_take() {
-                return result;
-            }
-            state = inner.waiters[slot]
-                .done
-                .wait(state)
-                .unwrap_or_else(|e| e.into_inner());
-        }
+        inner.waiter(self.id).wait(|| self.try_take())
     }
 
     /// Blocks until the run finishes or `timeout` passes; on timeout the handle is given back.
@@ -612,22 +602,10 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> RunHan
         let Some(until) = Instant::now().checked_add(timeout) else {
             return Ok(self.wait());
         };
-        let slot = self.id.slot();
         let inner = Arc::clone(&self.inner);
-        let mut state = inner.lock_waiter(slot);
-        loop {
-            if let Some(result) = self.try_take() {
-                return Ok(result);
-            }
-            let now = Instant::now();
-            if now >= until {
-                drop(state);
-                return Err(self);
-            }
-            state = inner.waiters[slot]
-                .done
-                .wait_timeout(state, until - now)
-                .map_or_else(|e| e.into_inner().0, |(g, _)| g);
+        match inner.waiter(self.id).wait_until(|| self.try_take(), until) {
+            Some(result) => Ok(result),
+            None => Err(self),
         }
     }
 }
@@ -645,19 +623,16 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Future
             return Poll::Pending;
         }
         let inner = Arc::clone(&this.inner);
-        let mut state = inner.lock_waiter(this.id.slot());
-        if let Some(result) = this.try_take() {
-            return Poll::Ready(result);
+        let id = this.id;
+        match inner.waiter(id).poll(id, || this.try_take(), cx.waker()) {
+            Ok(result) => Poll::Ready(result),
+            Err(replaced) => {
+                // The executor's code (a waker's drop may run a task's destructor): not under
+                // the slot's lock, which the worker finishing a run takes.
+                drop(replaced);
+                Poll::Pending
+            }
         }
-        let replaced = match &state.waker {
-            Some((id, w)) if *id == this.id && w.will_wake(cx.waker()) => None,
-            _ => state.waker.replace((this.id, cx.waker().clone())),
-        };
-        drop(state);
-        // The executor's code (a waker's drop may run a task's destructor): not under the
-        // slot's lock, which the worker finishing a run takes.
-        drop(replaced);
-        Poll::Pending
     }
 }
 
@@ -669,17 +644,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Drop
             return;
         }
         let inner = Arc::clone(&self.inner);
-        let mut state = inner.lock_waiter(self.id.slot());
-        let waker = if state.waker.as_ref().is_some_and(|(id, _)| *id == self.id) {
-            state.waker.take()
-        } else {
-            None
-        };
-        let result = self.try_take();
-        if result.is_none() {
-            state.abandoned = Some(self.id);
-        }
-        drop(state);
+        let id = self.id;
+        let (result, waker) = inner.waiter(id).abandon(id, || self.try_take());
         // Outside the lock, and after the run is marked abandoned: the waker's drop is the
         // executor's code (as in `poll`), and a panic in it must not leak the slot.
         drop(result);
