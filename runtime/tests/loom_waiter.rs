@@ -1,9 +1,11 @@
 //! loom model of the run-handle protocol (`runtime/src/waiter.rs`, included here over loom's
-//! synchronisation types): a handle that waits, awaits or is dropped, against the worker that
-//! finishes its run. In every interleaving (up to the preemption bound): a waiting handle
-//! returns and an awaiting task is woken (a lost wake-up shows up as a deadlock), a dropped
-//! handle's run is freed exactly once, and a late finish of a slot's previous run leaves the
-//! next run's mark alone.
+//! synchronisation types): a handle that waits, times out, awaits, is polled with changing
+//! wakers or is dropped, against the worker that finishes its run. In every interleaving (up
+//! to the preemption bound): a waiting handle returns and an awaiting task is woken (a lost
+//! wake-up shows up as a deadlock); a dropped handle's run is freed exactly once; every waker
+//! stored is either handed back (to be dropped outside the lock) or woken, once; and a late
+//! finish of a slot's previous run neither takes the next run's "dropped" mark nor wakes the
+//! next run's task.
 //!
 //! The engine's side is reduced to what the protocol relies on: the finishing worker makes
 //! the run takeable (a Release store of DONE, as `Engine::complete` does) before it calls
@@ -11,9 +13,12 @@
 //! DONE to TAKEN, as `Engine::take`). Each model asserts that its runs reached the races it is
 //! about (loom's reduction skips interleavings).
 //!
-//! Checked by hand: without the id check in `finished`'s abandoned branch, the last model
-//! frees the next run twice or never; with `take` tried after the lock is released in `wait`,
-//! the first model deadlocks. `LOOM_MAX_PREEMPTIONS` bounds the search (2 by default).
+//! Checked by hand: without the id check in `finished`'s waker branch, the late-finish model
+//! with a task fails (run 1 wakes run 2's task); without the one in its abandoned branch, the
+//! late-finish model with a dropped handle fails (run 1's finish takes run 2's mark, and its discard finds run 1 taken already;
+//! in the runtime, `Inner::discard` would skip it and run 2's slot would never be freed); with
+//! `take` tried after the lock is released in `wait`, the first model deadlocks.
+//! `LOOM_MAX_PREEMPTIONS` bounds the search (2 by default).
 
 /// The synchronisation types `waiter.rs` is written over.
 mod shim {
@@ -26,7 +31,8 @@ mod waiter;
 
 use std::collections::BTreeSet;
 use std::future::poll_fn;
-use std::task::Poll;
+use std::task::{Poll, Wake, Waker};
+use std::time::Instant;
 
 use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::*};
 use loom::sync::Arc;
@@ -68,8 +74,8 @@ impl Run {
     }
 
     /// The worker that resolves the run's last node: `Engine::complete`, then the runtime's
-    /// `run_finished` hook. Returns whether the run was abandoned.
-    fn finish(&self, waiter: &Waiter<u32>) -> bool {
+    /// `run_finished` hook. Returns what the hook did.
+    fn finish(&self, waiter: &Waiter<u32>) -> Hook {
         self.complete();
         self.finished(waiter)
     }
@@ -80,24 +86,55 @@ impl Run {
     }
 
     /// The runtime's `run_finished` hook, after `complete`.
-    fn finished(&self, waiter: &Waiter<u32>) -> bool {
+    fn finished(&self, waiter: &Waiter<u32>) -> Hook {
         match waiter.finished(self.id) {
             Finish::Abandoned => {
                 // `Inner::discard`: take the result and drop it.
                 let taken = self.take();
                 assert_eq!(taken, Some(self.id), "an abandoned run is takeable");
                 self.free();
-                true
+                Hook::Freed
             }
             Finish::Wake(waker) => {
+                let woke = waker.is_some();
                 if let Some(w) = waker {
                     w.wake();
                 }
                 waiter.notify();
-                false
+                if woke {
+                    Hook::Woke
+                } else {
+                    Hook::Notified
+                }
             }
         }
     }
+}
+
+/// What the finishing worker's hook did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Hook {
+    /// The handle was gone: it freed the run.
+    Freed,
+    /// It woke a task's waker (and notified waiting threads).
+    Woke,
+    /// It notified waiting threads only.
+    Notified,
+}
+
+/// A waker that counts its wakes (a task an executor would poll again).
+struct Counting(AtomicUsize);
+
+impl Wake for Counting {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, Relaxed);
+    }
+}
+
+fn counting() -> (std::sync::Arc<Counting>, Waker) {
+    let c = std::sync::Arc::new(Counting(AtomicUsize::new(0)));
+    let w = Waker::from(std::sync::Arc::clone(&c));
+    (c, w)
 }
 
 /// Runs `f` under loom (every interleaving up to the preemption bound) and returns the
@@ -147,7 +184,11 @@ fn a_waiting_handle_always_gets_the_result() {
         });
         assert_eq!(got, 1);
         run.free();
-        assert!(!worker.join().unwrap(), "not abandoned");
+        assert_eq!(
+            worker.join().unwrap(),
+            Hook::Notified,
+            "not abandoned, no task"
+        );
         assert_eq!(run.freed.load(Relaxed), 1);
         tries
     });
@@ -186,7 +227,9 @@ fn an_awaiting_task_is_always_woken() {
     assert_reached(&seen, "pending, then woken", |&p| p > 1);
 }
 
-/// A handle dropped while its run may still be running (`RunHandle::drop`).
+/// A handle dropped while its run may still be running (`RunHandle::drop`), after a
+/// `wait_timeout` that timed out (its deadline has passed: loom's condition variable never
+/// times out, so a later deadline would block the model).
 #[test]
 fn a_dropped_handle_frees_its_run_exactly_once() {
     let seen = explore(|| {
@@ -196,40 +239,115 @@ fn a_dropped_handle_frees_its_run_exactly_once() {
             let (waiter, run) = (Arc::clone(&waiter), Arc::clone(&run));
             thread::spawn(move || run.finish(&waiter))
         };
-        let (result, waker) = waiter.abandon(run.id, || run.take());
-        assert!(waker.is_none());
-        let by_handle = result.is_some();
+        let by_handle = match waiter.wait_until(|| run.take(), Instant::now()) {
+            Some(_) => true,
+            None => {
+                let (result, waker) = waiter.abandon(run.id, || run.take());
+                assert!(waker.is_none(), "no task ever polled");
+                result.is_some()
+            }
+        };
         if by_handle {
             run.free();
         }
-        let by_worker = worker.join().unwrap();
+        let hook = worker.join().unwrap();
         assert_eq!(run.freed.load(Relaxed), 1, "freed exactly once");
-        assert_ne!(by_handle, by_worker);
+        assert_eq!(by_handle, hook != Hook::Freed);
         by_handle
     });
     assert_reached(&seen, "the handle freed it", |&h| h);
     assert_reached(&seen, "the finishing worker freed it", |&h| !h);
 }
 
-/// One slot, two runs: the handle of run 1 takes its result as soon as it is done, possibly
-/// before run 1's worker got to `finished`; run 2 is then submitted into the same slot and its
-/// handle dropped at once, while run 2's own worker finishes it. Run 1's late `finished` must
-/// not take run 2's abandoned mark: run 2 is freed exactly once.
+/// A task polls the handle with one waker, then with another, then drops it (the future is
+/// dropped unfinished), against the finishing worker: the second poll replaces the first
+/// waker and hands it back; the drop hands back the waker still stored; the worker wakes only
+/// a stored waker; and the run is freed exactly once.
 #[test]
-fn a_late_finish_of_the_previous_run_leaves_the_next_runs_mark_alone() {
+fn a_polled_then_dropped_handle_hands_back_its_wakers_and_frees_its_run_once() {
     let seen = explore(|| {
         let waiter = Arc::new(Waiter::<u32>::new());
+        let run = Arc::new(Run::new(1));
+        let worker = {
+            let (waiter, run) = (Arc::clone(&waiter), Arc::clone(&run));
+            thread::spawn(move || run.finish(&waiter))
+        };
+        let (first, first_waker) = counting();
+        let (second, second_waker) = counting();
+        let mut handed_back = 0;
+        let mut polls = 0;
+        let mut pending = 0;
+        let mut by_handle = false;
+        for w in [&first_waker, &second_waker] {
+            polls += 1;
+            match waiter.poll(run.id, || run.take(), w) {
+                Ok(_) => {
+                    by_handle = true;
+                    break;
+                }
+                Err(replaced) => {
+                    pending += 1;
+                    if let Some(old) = replaced {
+                        assert!(old.will_wake(&first_waker), "the first poll's waker");
+                        handed_back += 1;
+                    }
+                }
+            }
+        }
+        if !by_handle {
+            let (result, waker) = waiter.abandon(run.id, || run.take());
+            if let Some(w) = waker {
+                assert!(w.will_wake(&second_waker), "the last poll's waker");
+                handed_back += 1;
+            }
+            by_handle = result.is_some();
+        }
+        if by_handle {
+            run.free();
+        }
+        let hook = worker.join().unwrap();
+        assert_eq!(run.freed.load(Relaxed), 1, "freed exactly once");
+        assert_eq!(by_handle, hook != Hook::Freed);
+        let woken = first.0.load(Relaxed) + second.0.load(Relaxed);
+        assert_eq!(woken, usize::from(hook == Hook::Woke));
+        // Each waker stored (one per pending poll) was handed back or woken, once.
+        assert_eq!(handed_back + woken, pending);
+        (polls, hook)
+    });
+    assert_reached(&seen, "two polls, then freed by the worker", |&(p, h)| {
+        p == 2 && h == Hook::Freed
+    });
+    assert_reached(&seen, "a stored waker woken", |&(_, h)| h == Hook::Woke);
+    assert_reached(&seen, "ready at the second poll", |&(p, h)| {
+        p == 2 && h != Hook::Freed
+    });
+}
+
+/// One slot, two runs: the handle of run 1 takes its result as soon as it is done, possibly
+/// before run 1's worker got to `finished`; run 2 is then submitted into the same slot, while
+/// run 2's own worker finishes it. Its handle is dropped at once (`drop_second`), or polled
+/// by a task. Run 1's late `finished` must neither take run 2's abandoned mark (run 2 is
+/// freed exactly once) nor wake run 2's task.
+fn late_finish(drop_second: bool) -> BTreeSet<(bool, bool, bool)> {
+    explore(move || {
+        let waiter = Arc::new(Waiter::<u32>::new());
         let first = Arc::new(Run::new(1));
-        // Set once run 2 is marked abandoned. Relaxed, both sides: it only tells which schedule
-        // this was, and orders nothing the protocol relies on.
+        // `marked`: run 2's handle has left its mark (abandoned, or its waker stored).
+        // `entered`: run 2's worker has started its hook. Both only tell which schedule this
+        // was (SeqCst, so that a load sees where the store stands); they are written after the
+        // protocol steps they report, so they cannot order those steps.
         let marked = Arc::new(AtomicBool::new(false));
+        let entered = Arc::new(AtomicBool::new(false));
         let worker1 = {
             let (waiter, run) = (Arc::clone(&waiter), Arc::clone(&first));
-            let marked = Arc::clone(&marked);
+            let (marked, entered) = (Arc::clone(&marked), Arc::clone(&entered));
             thread::spawn(move || {
                 run.complete();
-                let late = marked.load(Relaxed);
-                (run.finished(&waiter), late)
+                let late = marked.load(SeqCst);
+                let hook = run.finished(&waiter);
+                // The mark was there before this hook, and run 2's hook had not started
+                // when it ended: the two met at the lock.
+                (hook, late && !entered.load(SeqCst))
             })
         };
         // The handle of run 1 (a spin on `take`, as a `try_take` without the lock: the
@@ -241,26 +359,69 @@ fn a_late_finish_of_the_previous_run_leaves_the_next_runs_mark_alone() {
         let second = Arc::new(Run::new(2));
         let worker2 = {
             let (waiter, run) = (Arc::clone(&waiter), Arc::clone(&second));
-            thread::spawn(move || run.finish(&waiter))
+            let entered = Arc::clone(&entered);
+            thread::spawn(move || {
+                run.complete();
+                entered.store(true, SeqCst);
+                run.finished(&waiter)
+            })
         };
-        let (result, _) = waiter.abandon(second.id, || second.take());
-        let by_handle = result.is_some();
+        let (task, task_waker) = counting();
+        let by_handle = if drop_second {
+            let (result, _) = waiter.abandon(second.id, || second.take());
+            result.is_some()
+        } else {
+            waiter
+                .poll(second.id, || second.take(), &task_waker)
+                .is_ok()
+        };
         if by_handle {
             second.free();
         } else {
-            marked.store(true, Relaxed);
+            marked.store(true, SeqCst);
         }
-        let (first_abandoned, late) = worker1.join().unwrap();
-        let by_worker = worker2.join().unwrap();
-        assert!(!first_abandoned, "run 1's finish took run 2's mark");
-        assert_eq!(second.freed.load(Relaxed), 1, "run 2 freed exactly once");
+        let (hook1, met) = worker1.join().unwrap();
+        let hook2 = worker2.join().unwrap();
+        assert_eq!(
+            hook1,
+            Hook::Notified,
+            "run 1's late finish acted on run 2's mark"
+        );
+        if drop_second {
+            assert_eq!(second.freed.load(Relaxed), 1, "run 2 freed exactly once");
+            assert_eq!(by_handle, hook2 != Hook::Freed);
+        } else {
+            // Polled: the task is woken by run 2's own finish, exactly when it is pending.
+            assert_ne!(hook2, Hook::Freed);
+            assert_eq!(task.0.load(Relaxed), usize::from(!by_handle));
+            assert_eq!(hook2 == Hook::Woke, !by_handle);
+            if !by_handle {
+                // The woken task polls again and gets the result.
+                assert!(waiter
+                    .poll(second.id, || second.take(), &task_waker)
+                    .is_ok());
+                second.free();
+            }
+            assert_eq!(second.freed.load(Relaxed), 1);
+        }
         assert_eq!(first.freed.load(Relaxed), 1);
-        assert_ne!(by_handle, by_worker);
-        late
+        (met, by_handle, drop_second)
+    })
+}
+
+#[test]
+fn a_late_finish_of_the_previous_run_leaves_the_next_runs_mark_alone() {
+    let seen = late_finish(true);
+    assert_reached(&seen, "run 1's finish met run 2's mark", |&(met, _, _)| met);
+    assert_reached(&seen, "run 2 freed by its handle", |&(_, h, _)| h);
+    assert_reached(&seen, "run 2 freed by its worker", |&(_, h, _)| !h);
+}
+
+#[test]
+fn a_late_finish_of_the_previous_run_does_not_wake_the_next_runs_task() {
+    let seen = late_finish(false);
+    assert_reached(&seen, "run 1's finish met run 2's waker", |&(met, _, _)| {
+        met
     });
-    assert_reached(
-        &seen,
-        "run 1's finish came after run 2 was marked",
-        |&late| late,
-    );
+    assert_reached(&seen, "run 2 pending, then woken", |&(_, h, _)| !h);
 }
