@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# loom models of the MPMC ring (core/tests/loom_ring.rs), the worker deque (core/tests/loom_deque.rs), the scheduler's completion paths (core/tests/loom_sched.rs), the runtime's park/wake protocol (runtime/tests/loom_park.rs) and its run-handle protocol (runtime/tests/loom_waiter.rs): every interleaving of 2 to 3 threads
+# loom models of the MPMC ring (core/tests/loom_ring.rs), the SPSC queue (core/tests/loom_spsc.rs), the worker deque (core/tests/loom_deque.rs), the scheduler's completion paths (core/tests/loom_sched.rs), the runtime's park/wake protocol (runtime/tests/loom_park.rs) and its run-handle protocol (runtime/tests/loom_waiter.rs): every interleaving of 2 to 3 threads
 # on rings of capacity 1 to 4, up to LOOM_MAX_PREEMPTIONS preemptions per run (the park model:
 # LOOM_PARK_PREEMPTIONS, see the end).
 #
@@ -14,7 +14,7 @@ export RUSTFLAGS="--cfg loom"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
-cargo test -p ringdag-core --release --test loom_ring --test loom_sched --test loom_deque --target-dir target/loom "$@"
+cargo test -p ringdag-core --release --test loom_ring --test loom_spsc --test loom_sched --test loom_deque --target-dir target/loom "$@"
 
 # The runtime's park/wake and run-handle protocols (runtime/src/sleep.rs and waiter.rs over
 # loom's types): no `--cfg loom` needed (each model includes its file itself). The test suite

@@ -213,3 +213,60 @@ fn large_batch_crosses_usize_wrap_in_the_middle() {
     assert_eq!(out.as_slice(), &values[..128]);
     assert!(ring.is_empty());
 }
+
+/// The SPSC queue across the wrap: single and slice operations, read chunks (whose two slices
+/// split where the buffer does) and `len`, from every slot phase below `usize::MAX`.
+fn spsc_across_the_wrap<const N: usize>() {
+    use ringdag::ring::spsc::Queue;
+    for k in 0..2 * N + 2 {
+        let start = usize::MAX - k;
+        let mut queue = Queue::<u32, N>::starting_at(start);
+        let (mut tx, mut rx) = queue.split();
+        let mut next_in = 0u32;
+        let mut next_out = 0u32;
+        // Several laps: fill with single pushes, half-drain with a slice, top up with a
+        // slice, read the rest through a chunk.
+        for _ in 0..3 {
+            while tx.push(next_in).is_ok() {
+                next_in += 1;
+            }
+            assert_eq!(rx.len(), N, "start {start}: full");
+            assert_eq!(tx.push(99), Err(99), "start {start}: full refuses");
+            let mut buf = [0u32; N];
+            let half = N.div_ceil(2);
+            assert_eq!(rx.pop_slice(&mut buf[..half]), half);
+            for v in &buf[..half] {
+                assert_eq!(*v, next_out, "start {start}");
+                next_out += 1;
+            }
+            let top: Vec<u32> = (next_in..next_in + half as u32).collect();
+            assert_eq!(
+                tx.push_slice(&top),
+                half,
+                "start {start}: room for the half popped"
+            );
+            next_in += half as u32;
+            let chunk = rx.read_chunk(N);
+            assert_eq!(chunk.len(), N, "start {start}");
+            let (a, b) = chunk.as_slices();
+            let seen: Vec<u32> = a.iter().chain(b).copied().collect();
+            let want: Vec<u32> = (next_out..next_out + N as u32).collect();
+            assert_eq!(seen, want, "start {start}");
+            chunk.commit_all();
+            next_out += N as u32;
+            assert_eq!(rx.pop(), None, "start {start}: empty");
+            assert_eq!(rx.len(), 0, "start {start}");
+        }
+        assert!(queue.is_empty());
+    }
+}
+
+#[test]
+fn spsc_exact_across_usize_wrap_capacity_1() {
+    spsc_across_the_wrap::<1>();
+}
+
+#[test]
+fn spsc_exact_across_usize_wrap_capacity_4() {
+    spsc_across_the_wrap::<4>();
+}

@@ -85,6 +85,15 @@ impl<T, const N: usize> Queue<T, N> {
         }
     }
 
+    /// An empty queue whose positions start at `pos` (tests: crossing the wrap of `usize`).
+    #[doc(hidden)]
+    pub fn starting_at(pos: usize) -> Self {
+        let queue = Self::new();
+        queue.head.store(pos, Relaxed);
+        queue.tail.store(pos, Relaxed);
+        queue
+    }
+
     /// The capacity, `N`.
     pub const fn capacity(&self) -> usize {
         N
@@ -143,15 +152,119 @@ impl<T, const N: usize> Queue<T, N> {
         unsafe { base.add(pos & Self::MASK) }
     }
 
-    /// Pointer to the value slot of position `pos` (loom build: through loom's cell tracking).
+    /// Pointer to the value slot of position `pos` (loom build). For one slot only: loom's
+    /// cells are not laid out as `[T; N]`, so the runs of slots the native build copies go
+    /// slot by slot there (`put_slice`, `take_slice`); and an access through this pointer is
+    /// not tracked by loom, so `push` and `pop` use `put` and `take`, which are.
     #[cfg(loom)]
     fn slot(&self, pos: usize) -> *mut T {
         self.buf[pos & Self::MASK].with_mut(|p| p.cast::<T>())
     }
 
+    /// Moves `value` into the slot of position `pos`.
+    ///
+    /// # Safety
+    ///
+    /// The slot is free, and only the caller accesses it until it is published.
+    #[inline(always)]
+    unsafe fn put(&self, pos: usize, value: T) {
+        #[cfg(not(loom))]
+        // SAFETY: the caller's contract.
+        unsafe {
+            self.slot(pos).write(value)
+        };
+        #[cfg(loom)]
+        self.buf[pos & Self::MASK].with_mut(|p| {
+            // SAFETY: the caller's contract.
+            unsafe { (*p).write(value) };
+        });
+    }
+
+    /// Moves the value out of the slot of position `pos`.
+    ///
+    /// # Safety
+    ///
+    /// The slot holds a published value, only the caller accesses it, and the caller frees
+    /// the slot (the value is not read again).
+    #[inline(always)]
+    unsafe fn take(&self, pos: usize) -> T {
+        #[cfg(not(loom))]
+        // SAFETY: the caller's contract.
+        return unsafe { self.slot(pos).read() };
+        #[cfg(loom)]
+        // SAFETY: the caller's contract.
+        return self.buf[pos & Self::MASK].with(|p| unsafe { (*p).assume_init_read() });
+    }
+
+    /// Copies `src` into the slots from position `pos` on (wrapping at the end of the buffer):
+    /// at most two `memcpy`s.
+    ///
+    /// # Safety
+    ///
+    /// As [`put`](Self::put), for each of the `src.len() <= N` slots.
+    #[inline(always)]
+    unsafe fn put_slice(&self, pos: usize, src: &[T])
+    where
+        T: Copy,
+    {
+        #[cfg(not(loom))]
+        {
+            let n = src.len();
+            let first = n.min(N - (pos & Self::MASK));
+            // SAFETY: the caller's contract; the first run ends at the end of the buffer, the
+            // second starts at index 0 and holds `n - first` values; `T: Copy`.
+            unsafe {
+                ptr::copy_nonoverlapping(src.as_ptr(), self.slot(pos), first);
+                if first < n {
+                    ptr::copy_nonoverlapping(src.as_ptr().add(first), self.slot(0), n - first);
+                }
+            }
+        }
+        #[cfg(loom)]
+        for (i, &v) in src.iter().enumerate() {
+            // SAFETY: the caller's contract, slot by slot.
+            unsafe { self.put(pos.wrapping_add(i), v) };
+        }
+    }
+
+    /// Copies the values in the slots from position `pos` on into `dst` (wrapping): at most
+    /// two `memcpy`s.
+    ///
+    /// # Safety
+    ///
+    /// As [`take`](Self::take), for each of the `dst.len() <= N` slots (`T: Copy`: the
+    /// values stay valid where they are until the slots are freed).
+    #[inline(always)]
+    unsafe fn take_slice(&self, pos: usize, dst: &mut [T])
+    where
+        T: Copy,
+    {
+        #[cfg(not(loom))]
+        {
+            let n = dst.len();
+            let first = n.min(N - (pos & Self::MASK));
+            // SAFETY: the caller's contract; the runs are as in `put_slice`.
+            unsafe {
+                ptr::copy_nonoverlapping(self.slot(pos), dst.as_mut_ptr(), first);
+                if first < n {
+                    ptr::copy_nonoverlapping(self.slot(0), dst.as_mut_ptr().add(first), n - first);
+                }
+            }
+        }
+        #[cfg(loom)]
+        for (i, d) in dst.iter_mut().enumerate() {
+            // SAFETY: the caller's contract, slot by slot.
+            *d = unsafe { self.take(pos.wrapping_add(i)) };
+        }
+    }
+
     /// Number of values, as seen now (a snapshot under concurrency).
     pub fn len(&self) -> usize {
-        let head = self.head.load(Relaxed);
+        // Acquire: pairs with the consumer's Release store of `head`, so the `tail` read below
+        // is at least the tail that consumer had seen (`tail >= head`): an empty queue never
+        // reads as `tail - head` wrapped around (full). `min(N)`: `tail` may have moved on
+        // more than `N` past this `head` meanwhile.
+        let head = self.head.load(Acquire);
         self.tail.load(Relaxed).wrapping_sub(head).min(N)
     }
 
@@ -274,7 +387,7 @@ impl<T, const N: usize> Producer<'_, T, N> {
             return Err(value);
         }
         // SAFETY: the slot at `tail` is free (checked above) and only this producer writes it.
-        unsafe { self.queue.slot(self.tail).write(value) };
+        unsafe { self.queue.put(self.tail, value) };
         self.commit(1);
         Ok(())
     }
@@ -291,17 +404,8 @@ impl<T, const N: usize> Producer<'_, T, N> {
             // would otherwise keep stealing it from the consumer).
             return 0;
         }
-        let start = self.tail & Queue::<T, N>::MASK;
-        let first = n.min(N - start);
-        // SAFETY: positions `tail..tail + n` are free and only this producer writes them; the
-        // first run ends at the end of the buffer; `T: Copy`.
-        unsafe { ptr::copy_nonoverlapping(items.as_ptr(), self.queue.slot(self.tail), first) };
-        if first < n {
-            // SAFETY: as above; the second run starts at index 0 and holds `n - first` values.
-            unsafe {
-                ptr::copy_nonoverlapping(items.as_ptr().add(first), self.queue.slot(0), n - first);
-            }
-        }
+        // SAFETY: positions `tail..tail + n` are free and only this producer writes them.
+        unsafe { self.queue.put_slice(self.tail, &items[..n]) };
         self.commit(n);
         n
     }
@@ -314,7 +418,7 @@ impl<T, const N: usize> Producer<'_, T, N> {
         for value in iter.into_iter().take(free) {
             // SAFETY: fewer than `free` values were pushed since `free` was computed, so the
             // slot at `tail` is free, and only this producer writes it.
-            unsafe { self.queue.slot(self.tail).write(value) };
+            unsafe { self.queue.put(self.tail, value) };
             // Publish each value as it is written: a panicking iterator leaves no gap.
             self.commit(1);
             n += 1;
@@ -355,8 +459,9 @@ impl<'a, T, const N: usize> Consumer<'a, T, N> {
         if self.available(1) == 0 {
             return None;
         }
-        // SAFETY: the slot at `head` was written and published (Acquire in `available`).
-        let value = unsafe { self.queue.slot(self.head).read() };
+        // SAFETY: the slot at `head` was written and published (Acquire in `available`); it is
+        // freed right below.
+        let value = unsafe { self.queue.take(self.head) };
         self.release(1);
         Some(value)
     }
@@ -381,20 +486,8 @@ impl<'a, T, const N: usize> Consumer<'a, T, N> {
             // Nothing to release: leave the shared `head` line alone, as in `push_slice`.
             return 0;
         }
-        let start = self.head & Queue::<T, N>::MASK;
-        let first = n.min(N - start);
-        // SAFETY: positions `head..head + n` are published; the runs are as in `push_slice`.
-        unsafe { ptr::copy_nonoverlapping(self.queue.slot(self.head), out.as_mut_ptr(), first) };
-        if first < n {
-            // SAFETY: as above, the second run (from index 0).
-            unsafe {
-                ptr::copy_nonoverlapping(
-                    self.queue.slot(0),
-                    out.as_mut_ptr().add(first),
-                    n - first,
-                );
-            }
-        }
+        // SAFETY: positions `head..head + n` are published; they are freed right below.
+        unsafe { self.queue.take_slice(self.head, &mut out[..n]) };
         self.release(n);
         n
     }
@@ -451,6 +544,9 @@ impl<T, const N: usize> ReadChunk<'_, '_, T, N> {
     }
 
     /// The values, oldest first, as two slices (the second is empty unless the chunk wraps).
+    ///
+    /// (Not in loom builds: loom's cells are not laid out as `[T; N]`.)
+    #[cfg(not(loom))]
     pub fn as_slices(&self) -> (&[T], &[T]) {
         let head = self.consumer.head;
         let start = head & Queue::<T, N>::MASK;
@@ -478,10 +574,9 @@ impl<T, const N: usize> ReadChunk<'_, '_, T, N> {
             return;
         }
         for _ in 0..n {
-            let slot = self.consumer.queue.slot(self.consumer.head);
             // SAFETY: the value at `head` is published; reading moves it out, and releasing
             // the slot right after means it is dropped (below) exactly once, even if it panics.
-            let value = unsafe { slot.read() };
+            let value = unsafe { self.consumer.queue.take(self.consumer.head) };
             self.consumer.release(1);
             drop(value);
         }
