@@ -538,11 +538,15 @@ fn deadline_ends_a_run_waiting_for_a_retry_back_off() {
 
 // ---------------------------------------------------------------- cancel and pause
 
-/// Cancels its own run when bit 8 of the input is set.
+/// Cancels its own run when bit 8 of the input is set; then fails when bit 9 is set too (a
+/// node that was running when its run was cancelled, and fails).
 fn cancel_self(cx: &mut Cx<'_>) -> Result<u64, u32> {
     log(cx);
     if *cx.input() & 1 << 8 != 0 {
         assert_eq!(CANCEL_TM.cancel(cx.run()), Ok(()));
+        if *cx.input() & 1 << 9 != 0 {
+            return Err(5);
+        }
     }
     Ok(2)
 }
@@ -592,7 +596,21 @@ fn cancel_skips_nodes_not_started() {
     let done = tm.poll().unwrap();
     assert_eq!(done.id(), fresh);
     assert_eq!(done.outcome(), Ok(()));
-    assert!(tm.counters().runs_cancelled >= 2);
+    drop(done);
+    // Cancelled from inside `b`, which then fails: the cancel came first, so the run ends
+    // cancelled (and is counted so), not failed.
+    let before = tm.counters();
+    let input = 0x4000 | 1 << 8 | 1 << 9;
+    tm.submit(input).unwrap();
+    while tm.step() > 0 {}
+    let done = tm.poll().unwrap();
+    assert_eq!(done.outcome(), Err(RunError::Cancelled));
+    assert_eq!(started_nodes(input), [0, 1]);
+    drop(done);
+    let after = tm.counters();
+    assert_eq!(after.runs_cancelled, before.runs_cancelled + 1);
+    assert_eq!(after.runs_failed, before.runs_failed);
+    assert!(tm.counters().runs_cancelled >= 3);
 }
 
 /// Cancel "skips what has not started": a run whose only remaining node waits for a retry

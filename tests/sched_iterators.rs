@@ -578,3 +578,45 @@ fn many_items_over_few_slots_multi_thread() {
         }
     }
 }
+
+/// Cancels its own run on an item's first attempt, then fails that attempt: the body has
+/// three attempts, but once the run is cancelled no further attempt starts (as for a task's
+/// retry), and the run ends cancelled.
+fn cancel_then_fail(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    if cx.attempt() == 0 {
+        assert_eq!(RETRY_TM.cancel(cx.run()), Ok(()));
+    }
+    Err(9)
+}
+
+static RETRY_DAG: Dag<u64, u64, u32, 8, 8> = Dag::new_or_panic(
+    DagBuilder::new()
+        .task("src", src)
+        .iterator("split", split, K)
+        .body("split", "sq", cancel_then_fail)
+        .task("sum", sum)
+        .edge("src", "split")
+        .edge("split", "sum")
+        .retry(
+            "sq",
+            RetryPolicy {
+                attempts: 3,
+                backoff_ticks: 0,
+            },
+        )
+        .build(),
+);
+static RETRY_TM: TaskManager<u64, u64, u32, 8, 8, 4, 16, 16> = TaskManager::new(&RETRY_DAG);
+
+#[test]
+fn a_body_retry_does_not_start_once_its_run_is_cancelled() {
+    let tm = &RETRY_TM;
+    let sq = RETRY_DAG.find("sq").unwrap();
+    let input = 21 << 8 | 3;
+    let done = run_one(tm, input);
+    assert_eq!(done.outcome(), Err(RunError::Cancelled));
+    // One attempt of the first item; no retry, no other item.
+    assert_eq!(starts_of(input, sq).len(), 1, "{:?}", starts_of(input, sq));
+    assert!(!done.ran(RETRY_DAG.find("sum").unwrap()));
+}

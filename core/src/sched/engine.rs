@@ -1419,24 +1419,38 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         cell.state.store(node::done(generation), Release);
     }
 
-    /// Records the run's failure; the first one wins and is the run's error.
+    /// Records the run's failure: the first one wins and is the run's error, unless the run was
+    /// cancelled first (then it stays cancelled).
     fn fail(&self, slot: usize, error: RunError<E>) {
         let run = &self.runs[slot];
-        // AcqRel: only the first setter of FAILED writes the error; Release orders nothing
-        // by itself here (the error reaches the finisher through `remaining`), Acquire keeps
-        // the write after the claim.
-        let old = run.flags.fetch_or(flag::FAILED, AcqRel);
-        if old & flag::FAILED == 0 {
-            // SAFETY: only the thread that set FAILED first writes the error, once per run;
-            // it is read after `remaining` reaches zero, which this thread's own resolve
-            // (AcqRel on `remaining`) orders after this write.
-            run.error.with_mut(|p| unsafe { (*p).write(error) });
-            // Its retries waiting for a tick are due at once (to be skipped): a parked
-            // runtime worker may be sleeping until the earliest one was due.
-            self.lower_retry_hint(self.now());
-            if self.shared.deferred.load(Relaxed) != 0 {
-                self.hooks.work_available();
+        let mut flags = run.flags.load(Relaxed);
+        loop {
+            if flags & (flag::FAILED | flag::CANCELLED) != 0 {
+                // The run ends otherwise already: failed first (that error stands), or
+                // cancelled first (it ends `Cancelled`, as `cancel` documents).
+                return;
             }
+            // AcqRel: only the thread that sets FAILED writes the error; Release orders
+            // nothing by itself here (the error reaches the finisher through `remaining`),
+            // Acquire keeps the write after the claim. The CAS orders this against `cancel`'s
+            // on the same word: whichever comes first decides the outcome.
+            match run
+                .flags
+                .compare_exchange_weak(flags, flags | flag::FAILED, AcqRel, Relaxed)
+            {
+                Ok(_) => break,
+                Err(now) => flags = now,
+            }
+        }
+        // SAFETY: only the thread that set FAILED writes the error, once per run; it is read
+        // after `remaining` reaches zero, which this thread's own resolve (AcqRel on
+        // `remaining`) orders after this write.
+        run.error.with_mut(|p| unsafe { (*p).write(error) });
+        // Its retries waiting for a tick are due at once (to be skipped): a parked runtime
+        // worker may be sleeping until the earliest one was due.
+        self.lower_retry_hint(self.now());
+        if self.shared.deferred.load(Relaxed) != 0 {
+            self.hooks.work_available();
         }
     }
 
@@ -1530,6 +1544,12 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                             break;
                         }
                         Err(_) if attempt + 1 < info.retry.attempts as u32 => {
+                            if self.stopped(slot) {
+                                // The run failed, was cancelled or passed its deadline
+                                // meanwhile: no more attempts (a task's retry is checked the
+                                // same way before it runs, in `execute`).
+                                break;
+                            }
                             attempt += 1;
                             local.retries += 1;
                         }
@@ -1953,7 +1973,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     }
 
     /// Cancels run `id`: nodes not started are skipped, running ones finish, and the run ends
-    /// with [`RunError::Cancelled`] (unless it fails first).
+    /// with [`RunError::Cancelled`], unless it failed first (a node failing after the cancel,
+    /// one that was running or a deadline that passes, does not change that).
     ///
     /// # Errors
     ///
