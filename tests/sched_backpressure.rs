@@ -1,7 +1,8 @@
 //! Backpressure, never loss: `submit` answers `Busy` (giving the input back) when the run
 //! slots or the task ring are full, and every accepted run still completes exactly once;
 //! DAGs wider than the ring go through the overflow (parking) path; more runs finishing than
-//! the result ring holds are still all delivered by `poll`, exactly once.
+//! the result ring holds are still all delivered by `poll`, exactly once; runs that fail or are
+//! cancelled while entries of theirs are parked still end exactly once.
 //!
 //! Every node's value is `input * (index + 1) + sum of its inputs` (wrapping), checked
 //! against a sequential evaluation over the DAG's own predecessor lists.
@@ -420,4 +421,93 @@ fn tiny_capacities_multi_thread_nothing_dropped() {
     assert_eq!(c.runs_completed, total);
     assert_eq!(c.tasks_run, total * dag.len());
     assert!(c.runs_high_water <= 2);
+}
+
+/// `acc`, except that node `h5` (index 7: after `hub` and `join`) fails when the input is odd.
+fn acc_or_fail(cx: &mut Cx<'_>) -> Result<u64, ()> {
+    if *cx.input() % 2 == 1 && cx.node().index() == 7 {
+        return Err(());
+    }
+    acc(cx)
+}
+
+/// A hub with 40 successors into a join, every body `acc_or_fail`.
+fn hub_that_may_fail() -> Dag<u64, u64, (), 48, 96> {
+    const NAMES: [&str; 40] = [
+        "h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h10", "h11", "h12", "h13",
+        "h14", "h15", "h16", "h17", "h18", "h19", "h20", "h21", "h22", "h23", "h24", "h25", "h26",
+        "h27", "h28", "h29", "h30", "h31", "h32", "h33", "h34", "h35", "h36", "h37", "h38", "h39",
+    ];
+    let mut b = DagBuilder::new()
+        .task("hub", acc_or_fail)
+        .task("join", acc_or_fail);
+    for name in NAMES {
+        b = b
+            .task(name, acc_or_fail)
+            .edge("hub", name)
+            .edge(name, "join");
+    }
+    b.build().unwrap()
+}
+
+#[test]
+fn runs_failing_or_cancelled_while_entries_are_parked_end_once_and_free_their_slots() {
+    // A task ring of 2: most of the hub's successors wait parked in their cells when a
+    // successor fails (odd inputs) or the run is cancelled after its first step (inputs
+    // 2 mod 4). Each run must still end exactly once, with the right outcome, and nothing of
+    // it may run after that; the two run slots serve every run in turn.
+    let dag = hub_that_may_fail();
+    let tm = Box::new(TaskManager::<u64, u64, (), 48, 96, 2, 0, 2>::new(&dag));
+    let h5 = dag.find("h5").unwrap();
+    let join = dag.find("join").unwrap();
+    let runs: u64 = if cfg!(miri) { 4 } else { 40 };
+    let (mut ok, mut failed, mut cancelled) = (0, 0, 0);
+    for input in 0..runs {
+        let id = tm.submit(input).unwrap();
+        tm.step();
+        let cancel = input % 4 == 2;
+        if cancel {
+            tm.cancel(id).unwrap();
+        }
+        while tm.step() > 0 {}
+        let done = tm.poll().expect("the run ended");
+        assert_eq!(done.id(), id);
+        assert!(tm.poll().is_none(), "input {input}: one result");
+        if input % 2 == 1 {
+            assert_eq!(
+                done.outcome(),
+                Err(ringdag::sched::RunError::Failed {
+                    node: h5,
+                    error: ()
+                }),
+                "input {input}"
+            );
+            assert!(
+                !done.ran(join),
+                "input {input}: the join ran after the failure"
+            );
+            failed += 1;
+        } else if cancel {
+            assert_eq!(
+                done.outcome(),
+                Err(ringdag::sched::RunError::Cancelled),
+                "input {input}"
+            );
+            assert!(
+                !done.ran(join),
+                "input {input}: the join ran after the cancel"
+            );
+            cancelled += 1;
+        } else {
+            check(&dag, &done);
+            ok += 1;
+        }
+        assert_eq!(tm.active_runs(), 0, "input {input}");
+    }
+    let c = tm.counters();
+    assert!(c.ring_full > 0, "nothing was parked: {c:?}");
+    assert_eq!(
+        (c.runs_completed, c.runs_failed, c.runs_cancelled),
+        (ok, failed, cancelled)
+    );
 }
