@@ -27,14 +27,27 @@ use super::RingBuffer;
 /// assert_eq!(STREAM.pop_batch().len(), 8);
 /// assert!(STREAM.pop_batch().is_empty());
 /// ```
+///
+/// A batch size of 0 does not compile (`pop_batch` could never return anything):
+///
+/// ```compile_fail
+/// let ring = ringdag_core::ring::StreamingRingBuffer::<u32, 8, 0>::new();
+/// ```
 pub struct StreamingRingBuffer<T, const N: usize, const B: usize = 128> {
     ring: RingBuffer<T, N>,
 }
 
 impl<T, const N: usize, const B: usize> StreamingRingBuffer<T, N, B> {
+    const VALID_BATCH: () = assert!(
+        B > 0,
+        "StreamingRingBuffer: batch size B must be at least 1"
+    );
+
     /// Creates an empty streaming ring; `const`, usable in a `static`.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::VALID_BATCH;
         Self {
             ring: RingBuffer::new(),
         }
@@ -43,6 +56,8 @@ impl<T, const N: usize, const B: usize> StreamingRingBuffer<T, N, B> {
     /// Creates an empty streaming ring (loom build).
     #[cfg(loom)]
     pub fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::VALID_BATCH;
         Self {
             ring: RingBuffer::new(),
         }
@@ -54,7 +69,9 @@ impl<T, const N: usize, const B: usize> StreamingRingBuffer<T, N, B> {
     }
 
     /// Pops up to `B` of the oldest values, claimed with one atomic read-modify-write.
-    /// An empty vector means the ring was empty.
+    /// An empty vector means the ring was empty (or its oldest value was claimed but not yet
+    /// published: see the module's progress guarantee). This shadows the ring's
+    /// `pop_batch(&mut out)`; that one is [`pop_batch_into`](Self::pop_batch_into) here.
     pub fn pop_batch(&self) -> heapless::Vec<T, B> {
         let mut out = heapless::Vec::new();
         self.ring.pop_batch(&mut out);
