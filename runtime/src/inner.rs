@@ -288,13 +288,6 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
         }
     }
 
-    /// The span of a run whose node is running now. `None` when the run has no span
-    /// (disabled, or its subscriber panicked at submit).
-    #[cfg(feature = "tracing")]
-    fn run_span(&self, run: RunId) -> Option<Arc<tracing::Span>> {
-        self.run_spans.get(run.slot(), run)
-    }
-
     /// Enters the `node` span of one execution, a child of its run's span, with the run's
     /// subscriber as this thread's default until the returned scope drops (so the body's
     /// own events go there, inside the node span). Without a run span, the node span is the
@@ -313,7 +306,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
         let run = cx.run();
         let name = cx.name();
         let setup = catch_unwind(AssertUnwindSafe(|| {
-            let run_span = self.run_span(run);
+            // `None` when the run has no span (disabled, or its subscriber panicked at submit).
+            let run_span = self.run_spans.get(run.slot(), run);
             let mut default = None;
             let parent = run_span.as_deref().and_then(|span| {
                 span.with_subscriber(|(id, dispatch)| {

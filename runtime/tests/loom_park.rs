@@ -30,12 +30,18 @@ mod shim {
 #[path = "../src/sleep.rs"]
 mod sleep;
 
+#[path = "../../core/tests/common/mod.rs"]
+mod common;
+
 use std::collections::BTreeSet;
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use loom::sync::Arc;
 use loom::thread;
 
+// Each model asserts that its runs reached the parking it is about (loom's reduction skips
+// interleavings: a model that never parked would prove nothing).
+use common::assert_reached;
 use sleep::{Sleep, Work};
 
 /// Items pushed and not yet taken, how many were taken, and the stop flag the last taker
@@ -173,13 +179,7 @@ fn explore(shape: Shape) -> BTreeSet<Outcome> {
         paused,
     } = shape;
     let total = publishers * per_publisher + spawn;
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
-    let sink = std::sync::Arc::clone(&seen);
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    builder.check(move || {
+    common::explore(move || {
         let m = Arc::new(Model {
             items: AtomicUsize::new(0),
             taken: AtomicUsize::new(0),
@@ -216,21 +216,8 @@ fn explore(shape: Shape) -> BTreeSet<Outcome> {
         }
         assert_eq!(m.taken.load(Relaxed), total);
         assert_eq!(m.items.load(Relaxed), 0);
-        let outcome = (m.sleep.parks.load(Relaxed), m.sleep.wakes.load(Relaxed));
-        sink.lock().unwrap().insert(outcome);
-    });
-    let seen = std::mem::take(&mut *seen.lock().unwrap());
-    seen
-}
-
-/// Asserts that some run of the model reached what `pred` describes (loom's reduction skips
-/// interleavings: a model that never parked would prove nothing).
-#[track_caller]
-fn assert_reached(outcomes: &BTreeSet<Outcome>, what: &str, pred: impl Fn(&Outcome) -> bool) {
-    assert!(
-        outcomes.iter().any(pred),
-        "no run reached: {what}; (parks, wakes) seen: {outcomes:?}"
-    );
+        (m.sleep.parks.load(Relaxed), m.sleep.wakes.load(Relaxed))
+    })
 }
 
 /// One worker, one publisher pushing twice: the worker parks between the items.

@@ -29,6 +29,9 @@ mod shim {
 #[path = "../src/waiter.rs"]
 mod waiter;
 
+#[path = "../../core/tests/common/mod.rs"]
+mod common;
+
 use std::collections::BTreeSet;
 use std::future::poll_fn;
 use std::task::{Poll, Wake, Waker};
@@ -38,6 +41,7 @@ use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::*};
 use loom::sync::Arc;
 use loom::thread;
 
+use common::{assert_reached, explore};
 use waiter::{Finish, Waiter};
 
 const ACTIVE: u8 = 0;
@@ -137,34 +141,10 @@ fn counting() -> (std::sync::Arc<Counting>, Waker) {
     (c, w)
 }
 
-/// Runs `f` under loom (every interleaving up to the preemption bound) and returns the
-/// outcomes its runs produced.
-fn explore<O: Ord + Send + 'static>(f: impl Fn() -> O + Sync + Send + 'static) -> BTreeSet<O> {
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
-    let sink = std::sync::Arc::clone(&seen);
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    builder.check(move || {
-        let outcome = f();
-        sink.lock().unwrap().insert(outcome);
-    });
-    let seen = std::mem::take(&mut *seen.lock().unwrap());
-    seen
-}
-
-/// Asserts that some run of the model reached what `pred` describes.
-#[track_caller]
-fn assert_reached<O: std::fmt::Debug>(
-    outcomes: &BTreeSet<O>,
-    what: &str,
-    pred: impl Fn(&O) -> bool,
-) {
-    assert!(
-        outcomes.iter().any(pred),
-        "no run reached: {what}; seen: {outcomes:?}"
-    );
+/// The worker that finishes `run`, on its own thread.
+fn finisher(waiter: &Arc<Waiter<u32>>, run: &Arc<Run>) -> thread::JoinHandle<Hook> {
+    let (waiter, run) = (Arc::clone(waiter), Arc::clone(run));
+    thread::spawn(move || run.finish(&waiter))
 }
 
 /// `RunHandle::wait` against the finishing worker.
@@ -173,10 +153,7 @@ fn a_waiting_handle_always_gets_the_result() {
     let seen = explore(|| {
         let waiter = Arc::new(Waiter::<u32>::new());
         let run = Arc::new(Run::new(1));
-        let worker = {
-            let (waiter, run) = (Arc::clone(&waiter), Arc::clone(&run));
-            thread::spawn(move || run.finish(&waiter))
-        };
+        let worker = finisher(&waiter, &run);
         let mut tries = 0;
         let got = waiter.wait(|| {
             tries += 1;
@@ -202,10 +179,7 @@ fn an_awaiting_task_is_always_woken() {
     let seen = explore(|| {
         let waiter = Arc::new(Waiter::<u32>::new());
         let run = Arc::new(Run::new(1));
-        let worker = {
-            let (waiter, run) = (Arc::clone(&waiter), Arc::clone(&run));
-            thread::spawn(move || run.finish(&waiter))
-        };
+        let worker = finisher(&waiter, &run);
         let mut polls = 0;
         let got = loom::future::block_on(poll_fn(|cx| {
             polls += 1;
@@ -235,10 +209,7 @@ fn a_dropped_handle_frees_its_run_exactly_once() {
     let seen = explore(|| {
         let waiter = Arc::new(Waiter::<u32>::new());
         let run = Arc::new(Run::new(1));
-        let worker = {
-            let (waiter, run) = (Arc::clone(&waiter), Arc::clone(&run));
-            thread::spawn(move || run.finish(&waiter))
-        };
+        let worker = finisher(&waiter, &run);
         let by_handle = match waiter.wait_until(|| run.take(), Instant::now()) {
             Some(_) => true,
             None => {
@@ -268,10 +239,7 @@ fn a_polled_then_dropped_handle_hands_back_its_wakers_and_frees_its_run_once() {
     let seen = explore(|| {
         let waiter = Arc::new(Waiter::<u32>::new());
         let run = Arc::new(Run::new(1));
-        let worker = {
-            let (waiter, run) = (Arc::clone(&waiter), Arc::clone(&run));
-            thread::spawn(move || run.finish(&waiter))
-        };
+        let worker = finisher(&waiter, &run);
         let (first, first_waker) = counting();
         let (second, second_waker) = counting();
         let mut handed_back = 0;

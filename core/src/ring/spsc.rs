@@ -196,6 +196,19 @@ impl<T, const N: usize> Queue<T, N> {
         return self.buf[pos & Self::MASK].with(|p| unsafe { (*p).assume_init_read() });
     }
 
+    /// Of `n` consecutive slots from position `pos`, how many lie before the end of the buffer
+    /// (the rest wrap to index 0). (Native builds: loom's copy slot by slot.)
+    #[cfg(not(loom))]
+    #[inline(always)]
+    const fn first_run(pos: usize, n: usize) -> usize {
+        let room = N - (pos & Self::MASK);
+        if n < room {
+            n
+        } else {
+            room
+        }
+    }
+
     /// Copies `src` into the slots from position `pos` on (wrapping at the end of the buffer):
     /// at most two `memcpy`s.
     ///
@@ -209,8 +222,7 @@ impl<T, const N: usize> Queue<T, N> {
     {
         #[cfg(not(loom))]
         {
-            let n = src.len();
-            let first = n.min(N - (pos & Self::MASK));
+            let (n, first) = (src.len(), Self::first_run(pos, src.len()));
             // SAFETY: the caller's contract; the first run ends at the end of the buffer, the
             // second starts at index 0 and holds `n - first` values; `T: Copy`.
             unsafe {
@@ -241,8 +253,7 @@ impl<T, const N: usize> Queue<T, N> {
     {
         #[cfg(not(loom))]
         {
-            let n = dst.len();
-            let first = n.min(N - (pos & Self::MASK));
+            let (n, first) = (dst.len(), Self::first_run(pos, dst.len()));
             // SAFETY: the caller's contract; the runs are as in `put_slice`.
             unsafe {
                 ptr::copy_nonoverlapping(self.slot(pos), dst.as_mut_ptr(), first);
@@ -549,8 +560,7 @@ impl<T, const N: usize> ReadChunk<'_, '_, T, N> {
     #[cfg(not(loom))]
     pub fn as_slices(&self) -> (&[T], &[T]) {
         let head = self.consumer.head;
-        let start = head & Queue::<T, N>::MASK;
-        let first = self.len.min(N - start);
+        let first = Queue::<T, N>::first_run(head, self.len);
         let q = self.consumer.queue;
         // SAFETY: positions `head..head + len` are published and stay until `commit`; the two
         // runs are contiguous in `buf` (which is an array of `MaybeUninit<T>` in `UnsafeCell`s,

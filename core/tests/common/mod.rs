@@ -1,4 +1,5 @@
-//! Helpers shared by the loom models (`loom_ring`, `loom_deque`, `loom_sched`).
+//! Helpers shared by the loom models: `loom_ring`, `loom_spsc`, `loom_deque`, `loom_sched`
+//! here, and the runtime's `loom_park` and `loom_waiter` (which include this file).
 //!
 //! loom 0.7's partial-order reduction skips some interleavings, so a model records its
 //! outcomes across all runs and asserts that the interesting ones were reached.
@@ -6,7 +7,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 
-/// Runs `model` under loom and returns the set of outcomes its runs produced.
+/// Runs `model` under loom (every interleaving up to the preemption bound: 2 unless
+/// `LOOM_MAX_PREEMPTIONS` says otherwise) and returns the set of outcomes its runs produced.
 pub(crate) fn explore<O, F>(model: F) -> BTreeSet<O>
 where
     O: Ord + Debug + Send + 'static,
@@ -14,7 +16,11 @@ where
 {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
     let sink = seen.clone();
-    loom::model(move || {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(move || {
         let outcome = model();
         sink.lock().unwrap().insert(outcome);
     });
