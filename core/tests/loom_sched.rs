@@ -32,6 +32,11 @@
 //! - `retry_parked_during_an_overflow_sweep_keeps_the_hint`: the same, for a sweep that
 //!   starts (for an entry parked for lack of ring space) before the hint is reached: a
 //!   lowering after it read the hint must not be overwritten by what it publishes.
+//! - `a_sweep_s_stale_claim_does_not_skip_the_next_run_s_back_off`: a worker sweeps for a
+//!   due retry while the main thread runs it first (the run fails), takes the result, and
+//!   submits the next run into the same slot, whose node fails and is parked for a retry one
+//!   tick later. The parked word is then bit for bit what the sweep read for the first run:
+//!   the sweep's claim may succeed, but the retry must still wait for its tick.
 //! - `stolen_successor_runs_once_with_its_inputs_visible`: two workers with work-stealing
 //!   deques step a diamond; the successor pushed onto one worker's deque may be stolen by the
 //!   other. Every node runs once, the join sees both values, the run completes once.
@@ -799,4 +804,95 @@ fn root_token_handed_between_workers_claims_each_root_once() {
         per_worker[0].min(per_worker[1])
     });
     assert_reached(&outcomes, "both workers ran roots", |&min| min > 0);
+}
+
+/// The tick at which each input's `x` made its first attempt (input 1 and 2; the model resets
+/// them). Plain std atomics: loom runs the model's threads one at a time on one OS thread.
+static FIRST_ATTEMPT: [std::sync::atomic::AtomicU32; 3] =
+    [const { std::sync::atomic::AtomicU32::new(u32::MAX) }; 3];
+
+/// Always fails; its retry must not start before one tick after its first attempt.
+fn always_fails(cx: &mut Cx<'_>) -> Result<u32, ()> {
+    use std::sync::atomic::Ordering::SeqCst;
+    let first = &FIRST_ATTEMPT[*cx.input() as usize];
+    if cx.attempt() == 0 {
+        first.store(cx.now(), SeqCst);
+    } else {
+        let t0 = first.load(SeqCst);
+        assert!(
+            cx.now() > t0,
+            "run {}: the retry started at tick {}, its back-off ends after {}",
+            cx.input(),
+            cx.now(),
+            t0
+        );
+    }
+    Err(())
+}
+
+static ALWAYS_FAILS_DAG: Dag<u32, u32, (), 1, 1> = Dag::new_or_panic(
+    DagBuilder::new()
+        .task("x", always_fails)
+        .retry(
+            "x",
+            RetryPolicy {
+                attempts: 2,
+                backoff_ticks: 1,
+            },
+        )
+        .build(),
+);
+
+#[test]
+fn a_sweep_s_stale_claim_does_not_skip_the_next_run_s_back_off() {
+    let outcomes = explore(|| {
+        for t in &FIRST_ATTEMPT {
+            t.store(u32::MAX, std::sync::atomic::Ordering::SeqCst);
+        }
+        let tm: Arc<TaskManager<'static, u32, u32, (), 1, 1, 1, 0, 2>> =
+            Arc::new(TaskManager::new(&ALWAYS_FAILS_DAG));
+        tm.submit(1).unwrap();
+        // x fails and waits one tick; then it is due.
+        assert_eq!(tm.step(), 1);
+        assert_eq!(tm.engine().deferred(), 1);
+        tm.advance_tick(1);
+        // A worker sweeps for the due retry, while this thread may take it first, run it (it
+        // fails: the run fails), take the result, and submit run 2 into the same slot, whose x
+        // fails at once and waits for the next tick. Its park sets the cell's word to what it
+        // was for run 1's retry: a sweep that read that word before may claim the new park.
+        let worker = {
+            let tm = tm.clone();
+            thread::spawn(move || tm.engine().step(tm.dag(), 1))
+        };
+        let reused = tm.step() == 1;
+        // Whether this thread ran run 2's first attempt (the worker's step may pop it first).
+        let mut parked_here = false;
+        if reused {
+            let done = tm.poll().expect("run 1 failed");
+            assert!(done.outcome().is_err());
+            drop(done);
+            tm.submit(2).unwrap();
+            parked_here = tm.step() == 1;
+        }
+        let theirs = worker.join().unwrap();
+        // Let every retry come due and finish whatever is left.
+        tm.advance_tick(1);
+        while tm.step() > 0 {}
+        let mut finished = 0;
+        while let Some(done) = tm.poll() {
+            assert!(done.outcome().is_err(), "x always fails");
+            finished += 1;
+        }
+        assert_eq!(finished, 1, "the last run ends once");
+        assert_eq!(tm.engine().deferred(), 0);
+        (parked_here, theirs)
+    });
+    assert_reached(
+        &outcomes,
+        "run 2's x parked here while the sweep was under way, and the sweep ran nothing",
+        |&(p, t)| p && t == 0,
+    );
+    assert_reached(&outcomes, "the sweep took run 1's retry", |&(p, t)| {
+        !p && t == 1
+    });
 }

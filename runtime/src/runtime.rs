@@ -165,10 +165,12 @@ impl Builder {
                 capacity: ringdag_core::sched::Entry::MAX_NODES - 1,
             }));
         }
-        let per_run = graph.len() + graph.view().items as usize;
+        // Saturating: on a 32-bit target the product can exceed `usize` (`Inner::new` then
+        // reports the storage as too large).
+        let per_run = graph.len().saturating_add(graph.view().items as usize);
         let ring = self
             .ring
-            .unwrap_or((self.runs * per_run).clamp(1024, 1 << 20));
+            .unwrap_or(self.runs.saturating_mul(per_run).clamp(1024, 1 << 20));
         let spins = match self.idle {
             IdleStrategy::SpinThenPark(n) => n,
             IdleStrategy::Park => 0,

@@ -125,9 +125,11 @@ impl Hooks for NoHooks {}
 /// Why [`Engine::new`] rejected the storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StorageError {
-    /// `cells` is smaller than `runs × stride`, or `stride` is smaller than the DAG.
+    /// `cells` is smaller than `runs × stride` (or that product overflows), or `stride` is
+    /// smaller than the DAG.
     Cells,
-    /// `items` is smaller than `runs × item_stride`, or `item_stride` smaller than the DAG needs.
+    /// `items` is smaller than `runs × item_stride` (or that product overflows), or
+    /// `item_stride` smaller than the DAG needs.
     Items,
     /// No run slot, more than [`RunId::MAX_SLOTS`], or more than [`Entry::MAX_NODES`] nodes.
     Limits,
@@ -211,6 +213,9 @@ impl<I, V, E> fmt::Debug for Engine<'_, I, V, E> {
     }
 }
 
+/// Runs a worker tallies resolved nodes for at once ([`Local::resolved`]).
+const TALLY_RUNS: usize = 4;
+
 /// Worker-local counts, flushed to the shared counters once per `step`. Resolved nodes are
 /// counted off their run's `remaining` here too, so the hot path does not touch the run's
 /// shared counter once per node.
@@ -220,7 +225,7 @@ struct Local {
     retries: usize,
     failures: usize,
     /// (run slot, nodes resolved) not yet subtracted from `remaining`.
-    resolved: [(usize, u32); 4],
+    resolved: [(usize, u32); TALLY_RUNS],
     resolved_len: usize,
 }
 
@@ -296,10 +301,21 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if runs.is_empty() || runs.len() > RunId::MAX_SLOTS || dag.len() >= Entry::MAX_NODES {
             return Err(StorageError::Limits);
         }
-        if stride < dag.len() || cells.len() < runs.len() * stride {
+        // Checked: slices this long cannot exist, so an overflowing product is a bad stride.
+        if stride < dag.len()
+            || runs
+                .len()
+                .checked_mul(stride)
+                .is_none_or(|n| cells.len() < n)
+        {
             return Err(StorageError::Cells);
         }
-        if item_stride < dag.items as usize || items.len() < runs.len() * item_stride {
+        if item_stride < dag.items as usize
+            || runs
+                .len()
+                .checked_mul(item_stride)
+                .is_none_or(|n| items.len() < n)
+        {
             return Err(StorageError::Items);
         }
         Ok(Self {
@@ -566,8 +582,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         // Still in SETUP: nothing of the run can be seen yet, so neither can its finish.
         let id = RunId::new(slot, generation);
         self.hooks.run_submitted(id);
-        // Release: pairs with the Acquire loads of `state` in `cancel`/`take`; the
-        // initialisation above happens-before any access made through those.
+        // Release: pairs with the Acquire loads of `state` in `is_active` (which `cancel`
+        // checks) and `active_in`: a thread that finds the run active also sees its
+        // initialisation above (its flags, which `cancel` then sets a bit in, included).
+        // (`take` reads the DONE store in `complete`, not this one.)
         run.state
             .store(generation << phase::BITS | phase::ACTIVE, Release);
         let c = &self.shared.c;
@@ -613,7 +631,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// Claims a free run slot (FREE -> SETUP); returns it and its generation.
     fn claim_slot(&self) -> Option<(usize, u32)> {
         let n = self.runs.len();
-        let start = self.shared.next_slot.fetch_add(1, Relaxed) as usize;
+        // Reduced before the loop adds to it: `start + k` cannot overflow (`usize` is 32 bits
+        // wide on firmware, and the counter wraps there after 2^32 submits).
+        let start = self.shared.next_slot.fetch_add(1, Relaxed) as usize % n;
         for k in 0..n {
             let slot = (start + k) % n;
             let state = self.runs[slot].state.load(Relaxed);
@@ -834,7 +854,20 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             };
             counter.fetch_sub(1, Relaxed);
             let attempt = (old & node::ATTEMPT_MASK) >> node::ATTEMPT_SHIFT;
-            out[found] = Entry::new(slot, v as u32, attempt, old & node::LIVE != 0);
+            let entry = Entry::new(slot, v as u32, attempt, old & node::LIVE != 0);
+            // The word claimed can be a later park than the one inspected above, bit for bit
+            // the same: the run failed, its slot was reused, and the same node was parked
+            // again with the same attempt (a failed node keeps its old tag bits). Its due
+            // tick is read again: our Acquire CAS read that park's Release `fetch_or`, which
+            // follows its `aux` store. Not due yet (and its run not stopping): parked again.
+            if why == node::DEFERRED
+                && !tick_reached(now, cell.aux.load(Relaxed))
+                && !self.run_stopping(run, now)
+            {
+                self.park(entry, node::DEFERRED);
+                continue;
+            }
+            out[found] = entry;
             found += 1;
         }
         self.shared.scan_cursor.store(i as u32, Relaxed);
@@ -1430,13 +1463,14 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 // cancelled first (it ends `Cancelled`, as `cancel` documents).
                 return;
             }
-            // AcqRel: only the thread that sets FAILED writes the error; Release orders
-            // nothing by itself here (the error reaches the finisher through `remaining`),
-            // Acquire keeps the write after the claim. The CAS orders this against `cancel`'s
-            // on the same word: whichever comes first decides the outcome.
+            // Relaxed: read-modify-writes of one word are totally ordered, so this CAS and
+            // `cancel`'s decide between them by atomicity alone (whichever comes first sets
+            // the outcome), and only the thread that sets FAILED writes the error below. The
+            // error reaches the finisher through this worker's AcqRel subtraction from
+            // `remaining`, not through this word.
             match run
                 .flags
-                .compare_exchange_weak(flags, flags | flag::FAILED, AcqRel, Relaxed)
+                .compare_exchange_weak(flags, flags | flag::FAILED, Relaxed, Relaxed)
             {
                 Ok(_) => break,
                 Err(now) => flags = now,
@@ -1868,22 +1902,34 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     }
 
     /// Subtracts the local tally from the runs' `remaining`; completes runs that reach zero.
+    /// Every subtraction comes before the first completion: a completion calls the driver's
+    /// `run_finished` (a waker, perhaps an executor polling inline), which must not wait on a
+    /// run whose last nodes sit in this tally.
     fn flush_resolved(&self, local: &mut Local) {
+        let mut finished = [0usize; TALLY_RUNS];
+        let mut k = 0;
         for &(slot, count) in &local.resolved[..local.resolved_len] {
             // AcqRel: Release publishes everything this worker did for the run; the thread that
             // takes the count to zero acquires all of it before completing the run.
             if self.runs[slot].tally.remaining.fetch_sub(count, AcqRel) == count {
-                self.complete(slot);
+                finished[k] = slot;
+                k += 1;
             }
         }
         local.resolved_len = 0;
+        for &slot in &finished[..k] {
+            self.complete(slot);
+        }
     }
 
     /// The last node of the run in `slot` resolved.
     fn complete(&self, slot: usize) {
         let run = &self.runs[slot];
-        // AcqRel: FINAL freezes the flags (`cancel` refuses afterwards).
-        let flags = run.flags.fetch_or(FINAL, AcqRel);
+        // Relaxed: FINAL freezes the flags by atomicity alone (a `cancel` or `fail` CAS after
+        // this one sees FINAL or a FAILED/CANCELLED bit, and leaves the word; one before it
+        // is in the value read here). Every node's writes reached this worker through
+        // `remaining`'s AcqRel, and reach the taker through the Release store of DONE below.
+        let flags = run.flags.fetch_or(FINAL, Relaxed);
         let c = &self.shared.c;
         if flags & flag::FAILED != 0 {
             c.runs_failed.fetch_add(1, Relaxed);
@@ -1989,8 +2035,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             {
                 return Err(CancelError::NotActive);
             }
-            // Relaxed: the flag is a request; workers read it with Relaxed loads and the
-            // FINAL bit (set with AcqRel) decides whether it counted.
+            // Relaxed: the flag is a request; workers read it with Relaxed loads, and the
+            // order of this CAS against `complete`'s FINAL and `fail`'s FAILED on the same
+            // word (read-modify-writes are totally ordered) decides whether it counted.
             match run
                 .flags
                 .compare_exchange_weak(flags, flags | flag::CANCELLED, Relaxed, Relaxed)

@@ -102,8 +102,14 @@ use core::fmt;
 
 use crate::dag::NodeId;
 
-/// Identifies a run: its slot and the slot's generation (so a stale id never matches a
-/// later run in the same slot).
+/// Identifies a run: its slot and the slot's generation, so a stale id does not match the
+/// slot's later runs: `take`, `cancel` and `is_active` of a stale id answer as for a run that
+/// has ended.
+///
+/// The generation has 20 bits: after 2^20 runs through the same slot it wraps, and an id
+/// kept that long matches the run then in the slot. Drop ids once their run is taken (the
+/// std runtime's `RunHandle` does this for you: it answers from its own state once its
+/// result was taken).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct RunId(pub(crate) u32);
 

@@ -146,7 +146,7 @@ pub(crate) struct Tally {
     pub(crate) remaining: AtomicU32,
     /// Roots claimed so far through the run's root token (index into the DAG's roots). Read
     /// and written only by the token's holder: one at a time, handed on through the queues'
-    /// Release/Acquire. Written once per 32 roots.
+    /// Release/Acquire. Written once per chunk of roots (32 to 1 024).
     pub(crate) next_root: AtomicU32,
 }
 
