@@ -392,7 +392,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks 
         #[cfg(feature = "tracing")]
         self.close_run_span(run);
         let waiter = self.waiter(run);
-        match waiter.finished(run) {
+        match waiter.finished(run, || self.engine().is_active(run)) {
             Finish::Abandoned => self.discard(run),
             Finish::Wake(waker) => {
                 // Woken outside the lock: an executor that polls inline must not find it

@@ -14,7 +14,9 @@
 //!
 //! Entries are tagged with the run's id: a slot's next run may be submitted (and its handle
 //! dropped) before the worker that finished the previous run gets the lock, and that late
-//! finish must neither consume the new run's mark nor wake the new run's task.
+//! finish must neither consume the new run's mark nor wake the new run's task. A tag alone
+//! cannot tell a run from the one 2^20 runs later in the same slot (the generation wraps), so
+//! a finish whose tag matches also asks whether a run with that id is still active.
 //!
 //! Written over `crate::shim`: std's types in the runtime, loom's in
 //! `runtime/tests/loom_waiter.rs`, which includes this file and checks those interleavings.
@@ -146,8 +148,21 @@ impl<Id: Copy + PartialEq> Waiter<Id> {
 
     /// The worker that finished `run` (after making it takeable): whether its handle is gone,
     /// or which task to wake.
-    pub(crate) fn finished(&self, run: Id) -> Finish {
+    ///
+    /// `still_active` says whether a run with `run`'s id is active in the slot now (the
+    /// engine's `is_active`). It is asked, under the lock, only when the mark or the waker
+    /// carries `run`'s id: if so, that is a later run of the slot whose id is the same (the
+    /// slot's generation wrapped while this worker was between `complete` and here), and
+    /// the mark and waker are that run's, left alone. A run's own finish always finds it
+    /// inactive (made takeable first), and a mark or waker can only be set while its run is
+    /// active or done, under this lock.
+    pub(crate) fn finished(&self, run: Id, still_active: impl FnOnce() -> bool) -> Finish {
         let mut state = self.lock();
+        let tagged =
+            state.abandoned == Some(run) || matches!(state.waker, Some((id, _)) if id == run);
+        if tagged && still_active() {
+            return Finish::Wake(None);
+        }
         if state.abandoned == Some(run) {
             state.abandoned = None;
             return Finish::Abandoned;

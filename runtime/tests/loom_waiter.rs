@@ -5,7 +5,7 @@
 //! wake-up shows up as a deadlock); a dropped handle's run is freed exactly once; every waker
 //! stored is either handed back (to be dropped outside the lock) or woken, once; and a late
 //! finish of a slot's previous run neither takes the next run's "dropped" mark nor wakes the
-//! next run's task.
+//! next run's task, also when the two have the same id (the slot's generation wrapped).
 //!
 //! The engine's side is reduced to what the protocol relies on: the finishing worker makes
 //! the run takeable (a Release store of DONE, as `Engine::complete` does) before it calls
@@ -17,7 +17,11 @@
 //! with a task fails (run 1 wakes run 2's task); without the one in its abandoned branch, the
 //! late-finish model with a dropped handle fails (run 1's finish takes run 2's mark, and its discard finds run 1 taken already;
 //! in the runtime, `Inner::discard` would skip it and run 2's slot would never be freed); with
-//! `take` tried after the lock is released in `wait`, the first model deadlocks.
+//! `take` tried after the lock is released in `wait`, the first model deadlocks. Without the
+//! `still_active` check in `finished`, the same-id model with a dropped handle fails (run 1's
+//! hook takes run 2's mark while run 2 runs; its discard finds nothing to take, and run 2's
+//! slot would never be freed), and the same-id model with a task never sees run 1's hook
+//! leave run 2's waker alone (it wakes the task early: a spurious wake, harmless by itself).
 //! `LOOM_MAX_PREEMPTIONS` bounds the search (2 by default).
 
 /// The synchronisation types `waiter.rs` is written over.
@@ -48,10 +52,12 @@ const ACTIVE: u8 = 0;
 const DONE: u8 = 1;
 const TAKEN: u8 = 2;
 
-/// One run, as the engine keeps it (see the module docs), and how often it was freed.
+/// One run, as the engine keeps it (see the module docs), and how often it was freed. Its
+/// state is its slot's state word: a later run of the slot with the same id (the generation
+/// wrapped) shares it, as it would in the engine.
 struct Run {
     id: u32,
-    state: AtomicU8,
+    state: Arc<AtomicU8>,
     freed: AtomicUsize,
 }
 
@@ -59,9 +65,25 @@ impl Run {
     fn new(id: u32) -> Self {
         Self {
             id,
-            state: AtomicU8::new(ACTIVE),
+            state: Arc::new(AtomicU8::new(ACTIVE)),
             freed: AtomicUsize::new(0),
         }
+    }
+
+    /// The slot's next run after `prev` was taken and freed, with the same id as `prev` (2^20
+    /// runs later): submitted into the same state word (the engine's Release store of ACTIVE).
+    fn same_id_after(prev: &Run) -> Self {
+        prev.state.store(ACTIVE, Release);
+        Self {
+            id: prev.id,
+            state: Arc::clone(&prev.state),
+            freed: AtomicUsize::new(0),
+        }
+    }
+
+    /// The engine's `is_active`: a run with this id is running in the slot.
+    fn is_active(&self) -> bool {
+        self.state.load(Acquire) == ACTIVE
     }
 
     /// The engine's `take`: succeeds once, after the run is done.
@@ -91,7 +113,7 @@ impl Run {
 
     /// The runtime's `run_finished` hook, after `complete`.
     fn finished(&self, waiter: &Waiter<u32>) -> Hook {
-        match waiter.finished(self.id) {
+        match waiter.finished(self.id, || self.is_active()) {
             Finish::Abandoned => {
                 // `Inner::discard`: take the result and drop it.
                 let taken = self.take();
@@ -295,8 +317,10 @@ fn a_polled_then_dropped_handle_hands_back_its_wakers_and_frees_its_run_once() {
 /// before run 1's worker got to `finished`; run 2 is then submitted into the same slot, while
 /// run 2's own worker finishes it. Its handle is dropped at once (`drop_second`), or polled
 /// by a task. Run 1's late `finished` must neither take run 2's abandoned mark (run 2 is
-/// freed exactly once) nor wake run 2's task.
-fn late_finish(drop_second: bool) -> BTreeSet<(bool, bool, bool)> {
+/// freed exactly once) nor wake run 2's task. With `same_id`, run 2 has run 1's id (the
+/// slot's generation wrapped while run 1's worker was late), so the tags cannot tell them
+/// apart.
+fn late_finish(drop_second: bool, same_id: bool) -> BTreeSet<(bool, bool, bool)> {
     explore(move || {
         let waiter = Arc::new(Waiter::<u32>::new());
         let first = Arc::new(Run::new(1));
@@ -324,7 +348,11 @@ fn late_finish(drop_second: bool) -> BTreeSet<(bool, bool, bool)> {
             thread::yield_now();
         }
         first.free();
-        let second = Arc::new(Run::new(2));
+        let second = Arc::new(if same_id {
+            Run::same_id_after(&first)
+        } else {
+            Run::new(2)
+        });
         let worker2 = {
             let (waiter, run) = (Arc::clone(&waiter), Arc::clone(&second));
             let entered = Arc::clone(&entered);
@@ -350,19 +378,26 @@ fn late_finish(drop_second: bool) -> BTreeSet<(bool, bool, bool)> {
         }
         let (hook1, met) = worker1.join().unwrap();
         let hook2 = worker2.join().unwrap();
-        assert_eq!(
-            hook1,
-            Hook::Notified,
-            "run 1's late finish acted on run 2's mark"
-        );
+        if !same_id {
+            assert_eq!(
+                hook1,
+                Hook::Notified,
+                "run 1's late finish acted on run 2's mark"
+            );
+        }
+        // With the same id, run 1's late hook may act for run 2 once run 2 is done (its mark
+        // or waker is then run 2's to act on, by whichever hook comes first); it must not
+        // while run 2 runs (`Run::finished` asserts that an abandoned run is takeable).
+        let freed_by_hooks = usize::from(hook1 == Hook::Freed) + usize::from(hook2 == Hook::Freed);
+        let woken_by_hooks = usize::from(hook1 == Hook::Woke) + usize::from(hook2 == Hook::Woke);
         if drop_second {
-            assert_eq!(second.freed.load(Relaxed), 1, "run 2 freed exactly once");
-            assert_eq!(by_handle, hook2 != Hook::Freed);
+            assert_eq!(freed_by_hooks, usize::from(!by_handle), "run 2 freed once");
+            assert_eq!(woken_by_hooks, 0);
         } else {
-            // Polled: the task is woken by run 2's own finish, exactly when it is pending.
-            assert_ne!(hook2, Hook::Freed);
+            // Polled: the task is woken exactly when it is pending.
+            assert_eq!(freed_by_hooks, 0);
             assert_eq!(task.0.load(Relaxed), usize::from(!by_handle));
-            assert_eq!(hook2 == Hook::Woke, !by_handle);
+            assert_eq!(woken_by_hooks, usize::from(!by_handle));
             if !by_handle {
                 // The woken task polls again and gets the result.
                 assert!(waiter
@@ -370,16 +405,16 @@ fn late_finish(drop_second: bool) -> BTreeSet<(bool, bool, bool)> {
                     .is_ok());
                 second.free();
             }
-            assert_eq!(second.freed.load(Relaxed), 1);
         }
-        assert_eq!(first.freed.load(Relaxed), 1);
-        (met, by_handle, drop_second)
+        // Run 1 freed by its handle, run 2 once (counted on run 1's when its hook did it).
+        assert_eq!(first.freed.load(Relaxed) + second.freed.load(Relaxed), 2);
+        (met, by_handle, hook1 == Hook::Notified)
     })
 }
 
 #[test]
 fn a_late_finish_of_the_previous_run_leaves_the_next_runs_mark_alone() {
-    let seen = late_finish(true);
+    let seen = late_finish(true, false);
     assert_reached(&seen, "run 1's finish met run 2's mark", |&(met, _, _)| met);
     assert_reached(&seen, "run 2 freed by its handle", |&(_, h, _)| h);
     assert_reached(&seen, "run 2 freed by its worker", |&(_, h, _)| !h);
@@ -387,9 +422,32 @@ fn a_late_finish_of_the_previous_run_leaves_the_next_runs_mark_alone() {
 
 #[test]
 fn a_late_finish_of_the_previous_run_does_not_wake_the_next_runs_task() {
-    let seen = late_finish(false);
+    let seen = late_finish(false, false);
     assert_reached(&seen, "run 1's finish met run 2's waker", |&(met, _, _)| {
         met
     });
+    assert_reached(&seen, "run 2 pending, then woken", |&(_, h, _)| !h);
+}
+
+#[test]
+fn a_late_finish_leaves_the_mark_of_a_next_run_with_the_same_id_alone() {
+    let seen = late_finish(true, true);
+    assert_reached(
+        &seen,
+        "run 1's finish met run 2's mark and left it",
+        |&(met, _, left)| met && left,
+    );
+    assert_reached(&seen, "run 2 freed by its handle", |&(_, h, _)| h);
+    assert_reached(&seen, "run 2 freed by its worker", |&(_, h, _)| !h);
+}
+
+#[test]
+fn a_late_finish_does_not_wake_the_task_of_a_next_run_with_the_same_id() {
+    let seen = late_finish(false, true);
+    assert_reached(
+        &seen,
+        "run 1's finish met run 2's waker and left it",
+        |&(met, _, left)| met && left,
+    );
     assert_reached(&seen, "run 2 pending, then woken", |&(_, h, _)| !h);
 }
