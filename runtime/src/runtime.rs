@@ -39,8 +39,9 @@ impl Default for IdleStrategy {
 pub enum Shutdown {
     /// Refuse new runs, finish every accepted run, then stop the workers.
     Graceful,
-    /// Refuse new runs, cancel the accepted ones (they end as `RunError::Cancelled`; nodes
-    /// already running finish), then stop the workers.
+    /// Refuse new runs, cancel the accepted ones (they end as `RunError::Cancelled`, unless
+    /// they had failed or finished first; nodes already running finish), then stop the
+    /// workers.
     Immediate,
 }
 
@@ -209,7 +210,9 @@ impl Builder {
 pub enum SubmitError<I> {
     /// Every run slot is in use or the task ring is full: retry later.
     Busy(I),
-    /// The runtime is shutting down.
+    /// The runtime is shutting down. Not returned by this version: [`Runtime::shutdown`] and
+    /// `Drop` take the runtime itself, so no `submit` can come after them or race them. Kept
+    /// so that a shared way to stop the runtime can be added without a breaking change.
     ShutDown(I),
     /// The graph has no nodes.
     EmptyGraph(I),
@@ -279,7 +282,23 @@ pub struct Metrics {
 /// The one exception is a runtime dropped (or shut down) on one of its own worker threads:
 /// from a task body that held the last handle, or from a waker the runtime called. That call
 /// cannot wait for the run it is part of, so it stops the runtime without joining; the
-/// workers exit on their own as soon as the body returns and the runs have ended.
+/// workers exit on their own once the runs have ended: as soon as the body returns and the
+/// other workers' running bodies have returned (dropped or [`Shutdown::Immediate`]), or once
+/// every accepted run has drained ([`Shutdown::Graceful`]).
+///
+/// # Blocking in bodies
+///
+/// A body runs on a worker and holds it until it returns. Three ways to wait forever follow:
+/// - a body that waits ([`RunHandle::wait`]) for another run of the same runtime while every
+///   worker is in such a body: nothing is left to run the runs they wait for (with one worker,
+///   a single such body does it);
+/// - a body that waits for its own run;
+/// - dropping the runtime (which joins the workers, after their running bodies return) on a
+///   thread that a running body waits for.
+///
+/// A body that captures the runtime itself (to submit follow-up runs) keeps it alive: the
+/// runtime owns the graph, which owns the body. Its threads then stop only once the body's
+/// copy is dropped (keep it in an `Option` or a `Mutex` the body can take it out of).
 ///
 /// # Examples
 ///
@@ -376,6 +395,9 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
 
     /// Submits, waiting (yielding the thread) while the runtime is busy.
     ///
+    /// It spins (with `yield_now`) until a run slot and ring space are free: if the calling
+    /// thread itself holds [`RunHandle`]s or results for every run slot, it never returns.
+    ///
     /// # Errors
     ///
     /// [`SubmitError::ShutDown`] or [`SubmitError::EmptyGraph`]; never `Busy`.
@@ -402,6 +424,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
     }
 
     /// Stops workers from starting nodes (running ones finish); submits are still accepted.
+    /// [`shutdown`](Self::shutdown), in either mode, and `Drop` resume a paused runtime.
     pub fn pause(&self) {
         self.inner.engine().pause();
     }

@@ -85,6 +85,11 @@ unsafe impl<T: Copy + Send, const N: usize> Queue<T> for RingBuffer<T, N> {
 }
 
 /// The node bodies of a DAG, called by node id.
+///
+/// A body must return, not unwind: a panic that leaves [`Engine::step`] loses the entries of
+/// that `step` not yet run and its tally, so their runs never finish and their slots stay
+/// taken. On firmware a panic ends the program anyway; a hosted driver catches it around the
+/// call (the std runtime turns it into [`Failure::Panicked`]).
 pub trait Bodies<I, V, E> {
     /// Runs the body of `node`.
     ///
@@ -107,7 +112,10 @@ pub trait Hooks: Sync {
     /// the run's publication: keep it short. It must not panic: the slot would stay
     /// claimed, and the run would never start.
     fn run_submitted(&self, _run: RunId) {}
-    /// A run finished (its result can be taken).
+    /// A run finished: its result could be taken from the moment before this call, so by
+    /// now it may have been taken and the slot reused, even by a run with the same id once
+    /// the slot's 20-bit generation has wrapped (check `is_active` under the lock that
+    /// guards what the driver keeps per run, as the std runtime does).
     fn run_finished(&self, _run: RunId) {}
     /// The current tick from a clock, for drivers whose ticks follow real time. The engine asks
     /// just before it checks a run deadline or a node timeout, so those use a fresh tick;
@@ -1979,6 +1987,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 .is_ok()
             {
                 if ph == DONE_UNLISTED {
+                    // May run before `complete`'s increment (this CAS can read the unlisted
+                    // mark before the count is raised): the count is then briefly
+                    // `u32::MAX`, which only costs a `poll` a scan that finds nothing.
                     self.shared.unlisted.fetch_sub(1, Relaxed);
                 }
                 return Some(Finished { engine: *self, id });
