@@ -1383,3 +1383,47 @@ fn a_waker_that_panics_when_the_handle_drops_it_does_not_leak_the_slot() {
     };
     assert_eq!(next.wait().outcome(), Ok(()));
 }
+
+/// A retry's back-off counts from the failure, not from the tick the worker last synced
+/// before the body: a body that runs longer than the back-off must not have its retry start
+/// at once. A lower bound only (a slow machine can only make the gap longer): the retry is
+/// due `backoff` 1 ms ticks after the tick in which attempt 0 returned, so it starts at
+/// least `backoff - 1` ms after that return.
+#[test]
+fn a_retry_back_off_counts_from_the_failure_not_from_the_body_s_start() {
+    let _s = shared();
+    const BACKOFF_MS: u32 = 100;
+    let returned = Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let retried = Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let mut b = GraphBuilder::<u32, u32, u8>::new();
+    let (ret, re) = (Arc::clone(&returned), Arc::clone(&retried));
+    let a = b.task("a", move |cx| {
+        if cx.attempt() == 0 {
+            // Longer than the back-off.
+            thread::sleep(Duration::from_millis(150));
+            *ret.lock().unwrap() = Some(Instant::now());
+            Err(1)
+        } else {
+            *re.lock().unwrap() = Some(Instant::now());
+            Ok(2)
+        }
+    });
+    b.retry(
+        a,
+        RetryPolicy {
+            attempts: 2,
+            backoff_ticks: BACKOFF_MS,
+        },
+    );
+    let rt = Runtime::builder()
+        .workers(1)
+        .build(b.build().unwrap())
+        .unwrap();
+    let r = within("the retried run", move || rt.submit(0).unwrap().wait());
+    assert_eq!(r.outcome(), Ok(()));
+    let gap = retried.lock().unwrap().unwrap() - returned.lock().unwrap().unwrap();
+    assert!(
+        gap >= Duration::from_millis(u64::from(BACKOFF_MS) - 1),
+        "the retry started {gap:?} after the failure, before its {BACKOFF_MS} ms back-off"
+    );
+}

@@ -620,3 +620,79 @@ fn a_body_retry_does_not_start_once_its_run_is_cancelled() {
     assert_eq!(starts_of(input, sq).len(), 1, "{:?}", starts_of(input, sq));
     assert!(!done.ran(RETRY_DAG.find("sum").unwrap()));
 }
+
+/// The body of `LATE_DAG`: its last item takes 10 ticks, past the run's deadline of 5.
+fn sq_slow_last(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    let (i, item) = cx.item().unwrap();
+    if i + 1 == item_count(*cx.input()) as usize {
+        LATE_TM.advance_tick(10);
+    }
+    Ok(body_value(item, i))
+}
+
+/// An iterator that is a sink: nothing starts after its items.
+static LATE_DAG: Dag<u64, u64, u32, 4, 4> = Dag::new_or_panic(
+    DagBuilder::new()
+        .iterator("split", split, K)
+        .body("split", "sq", sq_slow_last)
+        .build(),
+);
+static LATE_TM: TaskManager<u64, u64, u32, 4, 4, 2, 8, 8> = TaskManager::new(&LATE_DAG);
+
+#[test]
+fn a_deadline_passing_while_the_last_item_runs_does_not_fail_a_run_that_starts_nothing_after() {
+    let tm = &LATE_TM;
+    let split = LATE_DAG.find("split").unwrap();
+    let input = 7 << 8 | 3;
+    let opts = ringdag::sched::SubmitOptions {
+        deadline_ticks: Some(5),
+        ..ringdag::sched::SubmitOptions::default()
+    };
+    tm.submit_with(input, opts).unwrap();
+    while tm.step() > 0 {}
+    let done = tm.poll().expect("finished");
+    // As for a task that finishes late: every item started in time, and nothing starts
+    // after the deadline.
+    assert_eq!(done.outcome(), Ok(()));
+    assert_eq!(done.items(split), expected_items(input));
+}
+
+/// A body that emits (a body has no room for items), then returns `Ok`.
+fn sq_emits(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    let _ = cx.emit(1);
+    let (i, item) = cx.item().unwrap();
+    Ok(body_value(item, i))
+}
+
+static EMIT_DAG: Dag<u64, u64, u32, 8, 8> = Dag::new_or_panic(
+    DagBuilder::new()
+        .iterator("split", split, K)
+        .body("split", "sq", sq_emits)
+        .task("sum", sum)
+        .edge("split", "sum")
+        .retry(
+            "sq",
+            RetryPolicy {
+                attempts: 3,
+                backoff_ticks: 0,
+            },
+        )
+        .build(),
+);
+
+#[test]
+fn a_body_that_emits_fails_the_run_with_too_many_items_and_is_not_retried() {
+    let tm: Tm<'_> = TaskManager::new(&EMIT_DAG);
+    let sq = EMIT_DAG.find("sq").unwrap();
+    let input = 9 << 8 | 1;
+    let done = run_one(&tm, input);
+    assert_eq!(
+        done.outcome(),
+        Err(RunError::TooManyItems { node: sq, max: 0 }),
+        "as `Context::emit` documents: the run fails even though the body returned Ok"
+    );
+    assert_eq!(starts_of(input, sq), vec![(0, 0)], "one attempt, no retry");
+    assert!(!done.ran(EMIT_DAG.find("sum").unwrap()));
+}

@@ -21,6 +21,15 @@ use crate::shim::{fence, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ord
 /// How often a parked worker other than the timekeeper looks for due retries.
 const DEFERRED_POLL: Duration = Duration::from_millis(50);
 
+/// The longest a parked worker sleeps with nothing to wait for: 2^20 s, about 12 days. The
+/// engine's tick counts milliseconds in a `u32` and moves forward only to a reading less than
+/// 2^31 ticks (about 24.9 days) ahead of it, so a runtime idle for longer than that would
+/// refuse the clock's next reading (it looks older) and stand still until the clock wrapped
+/// round: deadlines, timeouts and back-offs would stop counting. A worker waking this often
+/// re-syncs the tick first (one wake per worker every 12 days: an idle runtime still uses no
+/// measurable CPU).
+const IDLE_RESYNC: Duration = Duration::from_secs(1 << 20);
+
 /// What a parking worker asks about the work. Every answer is a snapshot; the protocol's
 /// fences order them against the publishers' writes.
 pub(crate) trait Work {
@@ -82,7 +91,8 @@ impl Sleep {
         if (!work.ready() || work.paused()) && !work.exiting() {
             self.parks.fetch_add(1, Ordering::Relaxed);
             self.waiting.fetch_add(1, Ordering::Relaxed);
-            // Retries waiting for a tick need a timed wake; otherwise sleep until notified.
+            // Retries waiting for a tick need a timed wake; otherwise sleep until notified
+            // (or `IDLE_RESYNC` passes).
             // One parked worker at a time (the timekeeper) wakes when the earliest of them
             // may be due (at least every `DEFERRED_POLL`; a retry parked, or a run cancelled or
             // failed, meanwhile notifies); the others wake every `DEFERRED_POLL`, in case the
@@ -103,7 +113,10 @@ impl Sleep {
                 }
                 g
             } else {
-                self.wake.wait(guard).unwrap_or_else(|e| e.into_inner())
+                match self.wake.wait_timeout(guard, IDLE_RESYNC) {
+                    Ok((g, _)) => g,
+                    Err(e) => e.into_inner().0,
+                }
             };
             self.waiting.fetch_sub(1, Ordering::Relaxed);
             // Under `sleep`: whichever waiter wakes first (notified, spuriously or timed out)

@@ -28,9 +28,12 @@
 //! # Progress guarantee, stated honestly
 //!
 //! Operations never block, never spin-wait on another thread and never allocate: each one
-//! returns `Full`/`Empty` (`Err(value)` / `None` / 0) or succeeds. A retry happens only
-//! when another thread's compare-exchange won, i.e. the system made progress (lock-free).
-//! They are safe to call from an interrupt handler.
+//! returns `Full`/`Empty` (`Err(value)` / `None` / 0) or succeeds. A retry happens when
+//! another thread's compare-exchange won, i.e. the system made progress (lock-free), or, on
+//! targets with load-linked/store-conditional (ARM, RISC-V), when the weak compare-exchange
+//! failed spuriously (an interrupt or a cache event cleared the reservation): a retry that
+//! made no progress, but not a wait for another thread. They are safe to call from an
+//! interrupt handler.
 //!
 //! The price of never waiting: a thread that is preempted (or interrupted) **between its claim
 //! and its publication** makes that slot unavailable to the other side until it resumes.
@@ -45,9 +48,13 @@
 //! and publish sees the main loop's slot as busy and gets `Full` or succeeds on the next slot;
 //! it never deadlocks.
 //!
-//! Position counters are `usize`; a thread would have to sleep through `2^(usize::BITS - 1)`
-//! operations of others between reading a position and its compare-exchange for an ABA
-//! confusion. On 32-bit targets that is about 2·10^9 operations.
+//! Position counters are `usize`. A thread that read a position and then sleeps until the
+//! cursor comes back to the same value, `2^usize::BITS` positions later (items pushed or
+//! popped by others; one batch moves up to `N`), could win its compare-exchange on a stale
+//! claim (ABA). On 32-bit targets that is about 4.3·10^9 items; on 16-bit targets (AVR,
+//! MSP430 through portable-atomic) 65 536. A read stale by `2^(usize::BITS - 2)` positions or
+//! more, but less than a full wrap, only gets a spurious `Full`/`Empty` (the signed difference
+//! has the wrong sign), which is harmless.
 //!
 //! # Memory layout
 //!

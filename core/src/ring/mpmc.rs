@@ -111,7 +111,9 @@ impl<T> Slot<T> {
     /// The slot belongs to a position this thread claimed for a pop and has not published.
     #[inline(always)]
     unsafe fn read(&self) -> T {
-        self.value.with(|cell| {
+        // `with_mut`, not `with`: moving the value out empties the slot, a write as far as
+        // loom's cell tracking goes, so two consumers reading one slot are caught as a race.
+        self.value.with_mut(|cell| {
             // SAFETY: the claim gives this thread exclusive access to a slot whose stamp said
             // FULL, i.e. a producer wrote a value and published it (Acquire in `claim`).
             unsafe { (*cell).assume_init_read() }
@@ -280,8 +282,9 @@ impl<T, const N: usize> RingBuffer<T, N> {
     /// first slot is not ready (ring full, resp. empty, or that slot is claimed by a thread
     /// that has not published it yet).
     ///
-    /// Retries only when another thread moved `cursor` (its CAS won, or our read was stale):
-    /// lock-free, never waits for a stalled thread.
+    /// Retries when another thread moved `cursor` (its CAS won, or our read was stale), or
+    /// when the weak CAS failed spuriously (LL/SC targets): lock-free, never waits for a
+    /// stalled thread.
     #[inline(always)]
     fn claim(&self, cursor: &AtomicUsize, state: usize, max: usize) -> Option<(usize, usize)> {
         let max = if max < N { max } else { N };
@@ -614,10 +617,25 @@ impl<T, const N: usize> RingBuffer<T, N> {
     /// The number of claimed positions between head and tail, clamped to `0..=N`.
     ///
     /// Under concurrency this is a snapshot that may be stale by the time it returns, and it
-    /// counts positions that are claimed but not yet published.
+    /// counts positions that are claimed but not yet published. `head` is read between two
+    /// reads of `tail` that agree (retried otherwise, which needs another thread's push to
+    /// have succeeded meanwhile). So a caller interrupted or preempted between its reads (a
+    /// main loop whose interrupt handler pushes and pops meanwhile) does not report a state
+    /// the ring never had, such as a ring that never held more than one item as full. On a
+    /// single core and on x86 (where the cursors' compare-exchanges are full barriers) the
+    /// value is one the ring had; on weakly ordered multi-core targets the cursors' moves by
+    /// other cores may still be seen out of order (they are Relaxed: nothing else needs
+    /// them ordered), so treat `len` there as an estimate.
     pub fn len(&self) -> usize {
-        let head = self.head.load(Relaxed);
-        let tail = self.tail.load(Relaxed);
+        let (head, tail) = loop {
+            // Acquire on the three loads keeps them in this order (a later load is not done
+            // before an earlier one); they publish nothing and pair with nothing else.
+            let tail = self.tail.load(Acquire);
+            let head = self.head.load(Acquire);
+            if self.tail.load(Acquire) == tail {
+                break (head, tail);
+            }
+        };
         let diff = tail.wrapping_sub(head) as isize;
         if diff <= 0 {
             0

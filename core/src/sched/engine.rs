@@ -693,8 +693,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         };
         counter.fetch_add(1, Relaxed);
         let live = if e.live() { node::LIVE } else { 0 };
-        // Release: pairs with the Acquire `fetch_and` in `unpark`; what this thread wrote for
-        // the node (its value, the retry tick in `aux`) happens-before the claimer's access.
+        // Release: pairs with the Acquire load and compare-exchange of `state` in `unpark`;
+        // what this thread wrote for the node (its value, the retry tick in `aux`)
+        // happens-before the claimer's access.
         let cell = self.cell(e.slot(), e.node());
         cell.state
             .fetch_or(why | live | e.attempt() << node::ATTEMPT_SHIFT, Release);
@@ -1375,7 +1376,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                         return Some(again);
                     }
                     let backoff = info.retry.backoff_ticks.min(MAX_HORIZON);
-                    cell.aux.store(self.now().wrapping_add(backoff), Relaxed);
+                    // From now, not from the tick this worker last synced: the body may have
+                    // run for longer than the back-off.
+                    cell.aux
+                        .store(self.fresh_now().wrapping_add(backoff), Relaxed);
                     self.park(again, node::DEFERRED);
                     self.hooks.work_available();
                     return None;
@@ -1455,8 +1459,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         // happens before the entry is claimed, and claiming clears the park bits), so a plain
         // store suffices; it replaces what an earlier run of the slot left (a stale tag).
         let generation = run.generation();
-        // Release: pairs with the Acquire loads of `state` in `Context::value`/`items` and
-        // `Finished::value`; the value write happens-before their reads.
+        // Release: pairs with the Acquire loads of `state` in `Context::value`/`items`; the
+        // value write happens-before their reads. (`Finished` reads after `take`'s Acquire,
+        // which the run's completion orders after this store.)
         cell.state.store(node::done(generation), Release);
     }
 
@@ -1485,8 +1490,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             }
         }
         // SAFETY: only the thread that set FAILED writes the error, once per run; it is read
-        // after `remaining` reaches zero, which this thread's own resolve (AcqRel on
-        // `remaining`) orders after this write.
+        // after `remaining` reaches zero, which this write happens-before: through this
+        // thread's own resolve (AcqRel on `remaining`), or, for a body item (or a deadline
+        // seen by a body token), through the body cell's `pending` (this token's Release
+        // decrement, the last token's AcqRel one) and then that token's resolve.
         run.error.with_mut(|p| unsafe { (*p).write(error) });
         // Its retries waiting for a tick are due at once (to be skipped): a parked runtime
         // worker may be sleeping until the earliest one was due.
@@ -1564,7 +1571,15 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                     let mut cx = self.context(slot, body, attempt, start, Some((i, item)));
                     local.tasks += 1;
                     let node_id = NodeId(body);
-                    let result = match bodies.call(node_id, &mut cx) {
+                    let result = bodies.call(node_id, &mut cx);
+                    // As in `settle`: an `emit` (a body has no room for items) fails the item
+                    // whatever the body returned, and is not retried (it would emit again).
+                    let retryable = !cx.overflowed;
+                    let result = match result {
+                        _ if cx.overflowed => Err(RunError::TooManyItems {
+                            node: node_id,
+                            max: cx.emit_max,
+                        }),
                         Ok(_)
                             if info
                                 .timeout_ticks
@@ -1585,7 +1600,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                             item_cell.value.with_mut(|p| unsafe { (*p).write(value) });
                             break;
                         }
-                        Err(_) if attempt + 1 < info.retry.attempts as u32 => {
+                        Err(_) if retryable && attempt + 1 < info.retry.attempts as u32 => {
                             if self.stopped(slot) {
                                 // The run failed, was cancelled or passed its deadline
                                 // meanwhile: no more attempts (a task's retry is checked the
@@ -1626,7 +1641,11 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if cell.pending.fetch_sub(1, AcqRel) != 1 {
             return None;
         }
-        let live = !self.stopped(slot);
+        // Failed or cancelled only, not `stopped`: resolving the iterator starts no node, so a
+        // deadline that passed while the last item ran does not fail the run (as for a task
+        // that finishes late; a successor is checked when it starts). A skipped item (the run
+        // stopping, its deadline included) has set FAILED or CANCELLED already.
+        let live = self.runs[slot].flags.load(Relaxed) & (flag::FAILED | flag::CANCELLED) == 0;
         if live {
             self.mark_done(self.cell(slot, iterator), self.run_id(slot));
         }
@@ -2233,9 +2252,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Finished<'a, I, V, E> {
         let run = &self.engine.runs[self.id.slot()];
         let flags = run.flags.load(Relaxed);
         if flags & flag::FAILED != 0 {
-            // SAFETY: the first thread to set FAILED wrote the error before resolving its node;
-            // that happens-before `complete` (AcqRel on `remaining`), which happens-before our
-            // Acquire in `take`. Nothing writes it again until the slot is released.
+            // SAFETY: the first thread to set FAILED wrote the error before its node or item
+            // was counted off the run; that happens-before `complete` (see `fail`), which
+            // happens-before our Acquire in `take`. Nothing writes it again until the slot is released.
             Err(run.error.with(|p| unsafe { (*p).assume_init_read() }))
         } else if flags & flag::CANCELLED != 0 {
             Err(RunError::Cancelled)
@@ -2263,7 +2282,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Finished<'a, I, V, E> {
         Some(cell.value.with(|p| unsafe { (*p).assume_init_read() }))
     }
 
-    /// Whether `node` ran and succeeded (false if skipped or failed).
+    /// Whether `node` ran and succeeded (false if skipped or failed). Always false for an
+    /// iterator's body node, whose executions are per item: see [`items`](Self::items).
     pub fn ran(&self, node: NodeId) -> bool {
         self.engine
             .run_cells(self.id.slot())

@@ -155,7 +155,7 @@ pub struct NodeCell<V> {
     /// Low 16 bits: predecessors not yet resolved; high 16 bits: live arrivals. Between runs
     /// it holds the in-degree (re-armed by the worker that took it to zero). Never touched for
     /// a node with one predecessor (that edge hands the node on directly).
-    /// Body cells: items not yet processed.
+    /// Body cells: items not yet processed plus the body tokens still out (see `fan_out`).
     pub(crate) pending: AtomicU32,
     /// [`node`] bits.
     pub(crate) state: AtomicU32,
