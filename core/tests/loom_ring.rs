@@ -8,7 +8,8 @@
 //! models also check the values: each one popped exactly once, in each producer's order.
 //!
 //! Threads never retry in a loop: each does a fixed number of operations and records what it
-//! got (`Full`/`Empty` included); the main thread only spawns, joins and drains the rest.
+//! got (`Full`/`Empty` included); the main thread spawns, joins and drains the rest (in one
+//! model it also pushes a slice while the consumers pop).
 //!
 //! loom 0.7's partial-order reduction skips some interleavings (tokio-rs/loom#166, #392: it
 //! remembers only the last access per atomic, and a spawned thread that starts with a load can
@@ -368,5 +369,57 @@ fn producer_never_overwrites_a_slot_still_being_read() {
         &outcomes,
         "the consumer popped the value pushed into the freed slot",
         |o| o.1.as_slice() == [100, 0],
+    );
+}
+
+/// Two batch consumers against a batch producer across the position wrap, capacity 2: the
+/// ring starts full (producer 0's two values) one position before the wrap; two threads each
+/// pop a batch of up to 2 while the main thread pushes producer 1's two values as one slice,
+/// once the first consumer has popped (a `Relaxed` flag steers the schedule; left alone, loom
+/// explores only the push before both pops). Each batch claims with one compare-exchange
+/// after checking its slots are published, so the two consumers never claim the same slot
+/// (loom's cell tracking), every value comes out once, and each consumer sees each
+/// producer's values in order.
+#[test]
+fn two_batch_consumers_race_a_batch_producer_across_the_wrap() {
+    let outcomes = explore(|| {
+        let ring = Arc::new(RingBuffer::<u64, 2>::starting_at(usize::MAX - 1));
+        assert_eq!(ring.push_slice(&[0, 1]), 2);
+        let popped_once = Arc::new(AtomicBool::new(false));
+        let consumers: Vec<_> = (0..2)
+            .map(|c| {
+                let (ring, flag) = (ring.clone(), popped_once.clone());
+                spawn(move || {
+                    let mut out: HVec<u64, 2> = HVec::new();
+                    ring.pop_batch(&mut out);
+                    if c == 0 {
+                        flag.store(true, Relaxed);
+                    }
+                    out.to_vec()
+                })
+            })
+            .collect();
+        wait_for(&popped_once);
+        let mine = [100, 101];
+        let n = ring.push_slice(&mine);
+        let popped: Vec<Vec<u64>> = consumers.into_iter().map(|h| h.join().unwrap()).collect();
+        let pushed = vec![vec![0, 1], mine[..n].to_vec()];
+        check_exactly_once(&pushed, &popped, &drain(&ring));
+        (n, popped)
+    });
+    assert_reached(
+        &outcomes,
+        "the whole slice went in, across the wrap",
+        |(n, _)| *n == 2,
+    );
+    assert_reached(
+        &outcomes,
+        "the producer found the ring full (the old values not yet taken, or claimed and not yet published)",
+        |(n, p)| *n == 0 && p.iter().any(|c| c == &[0, 1]),
+    );
+    assert_reached(
+        &outcomes,
+        "the second consumer got values pushed meanwhile",
+        |(_, p)| p[1].iter().any(|&v| producer_of(v) == 1),
     );
 }
