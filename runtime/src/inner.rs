@@ -394,7 +394,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks 
         let waiter = self.waiter(run);
         match waiter.finished(run, || self.engine().is_active(run)) {
             Finish::Abandoned => self.discard(run),
-            Finish::Wake(waker) => {
+            Finish::Wake(waker, blocked) => {
                 // Woken outside the lock: an executor that polls inline must not find it
                 // held. The executor's code runs on this worker: a panic in it must not end
                 // the worker (the run is complete; this waker's task is the executor's to
@@ -404,7 +404,9 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks 
                         drop_payload(payload);
                     }
                 }
-                waiter.notify();
+                if blocked {
+                    waiter.notify();
+                }
             }
         }
     }

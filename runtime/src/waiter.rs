@@ -33,6 +33,10 @@ struct State<Id> {
     waker: Option<(Id, Waker)>,
     /// The handle of this run was dropped before it finished: free the slot when it does.
     abandoned: Option<Id>,
+    /// Threads blocked in `wait`/`wait_until` on this slot: the finishing worker notifies the
+    /// condition variable only if there are any (std's notify is a system call even when
+    /// nobody waits).
+    blocked: usize,
 }
 
 /// One run slot's waiting room (see the module docs).
@@ -45,8 +49,9 @@ pub(crate) struct Waiter<Id> {
 pub(crate) enum Finish {
     /// The run's handle is gone: free the run (take its result and drop it).
     Abandoned,
-    /// Wake this task (if any) outside the lock, then [`Waiter::notify`].
-    Wake(Option<Waker>),
+    /// Wake this task (if any) outside the lock, then, if threads are blocked on the slot
+    /// (`true`), [`Waiter::notify`].
+    Wake(Option<Waker>, bool),
 }
 
 impl<Id: Copy + PartialEq> Default for Waiter<Id> {
@@ -61,6 +66,7 @@ impl<Id: Copy + PartialEq> Waiter<Id> {
             state: Mutex::new(State {
                 waker: None,
                 abandoned: None,
+                blocked: 0,
             }),
             done: Condvar::new(),
         }
@@ -79,7 +85,11 @@ impl<Id: Copy + PartialEq> Waiter<Id> {
             if let Some(result) = take() {
                 return result;
             }
+            // Counted under the lock that the finishing worker takes after making the run
+            // takeable: it sees the count, or our `take` above saw the run done.
+            state.blocked += 1;
             state = self.done.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.blocked -= 1;
         }
     }
 
@@ -99,10 +109,13 @@ impl<Id: Copy + PartialEq> Waiter<Id> {
             if now >= until {
                 return None;
             }
+            // Counted as in `wait`.
+            state.blocked += 1;
             state = self
                 .done
                 .wait_timeout(state, until - now)
                 .map_or_else(|e| e.into_inner().0, |(g, _)| g);
+            state.blocked -= 1;
         }
     }
 
@@ -161,15 +174,18 @@ impl<Id: Copy + PartialEq> Waiter<Id> {
         let tagged =
             state.abandoned == Some(run) || matches!(state.waker, Some((id, _)) if id == run);
         if tagged && still_active() {
-            return Finish::Wake(None);
+            // Threads blocked here wait for that later run, which has not finished.
+            return Finish::Wake(None, false);
         }
         if state.abandoned == Some(run) {
             state.abandoned = None;
             return Finish::Abandoned;
         }
         match state.waker {
-            Some((id, _)) if id == run => Finish::Wake(state.waker.take().map(|(_, w)| w)),
-            _ => Finish::Wake(None),
+            Some((id, _)) if id == run => {
+                Finish::Wake(state.waker.take().map(|(_, w)| w), state.blocked > 0)
+            }
+            _ => Finish::Wake(None, state.blocked > 0),
         }
     }
 

@@ -121,12 +121,14 @@ impl Run {
                 self.free();
                 Hook::Freed
             }
-            Finish::Wake(waker) => {
+            Finish::Wake(waker, blocked) => {
                 let woke = waker.is_some();
                 if let Some(w) = waker {
                     w.wake();
                 }
-                waiter.notify();
+                if blocked {
+                    waiter.notify();
+                }
                 if woke {
                     Hook::Woke
                 } else {
