@@ -590,23 +590,30 @@ fn cancel_then_fail(cx: &mut Cx<'_>) -> Result<u64, u32> {
     Err(9)
 }
 
-static RETRY_DAG: Dag<u64, u64, u32, 8, 8> = Dag::new_or_panic(
-    DagBuilder::new()
-        .task("src", src)
-        .iterator("split", split, K)
-        .body("split", "sq", cancel_then_fail)
-        .task("sum", sum)
-        .edge("src", "split")
-        .edge("split", "sum")
-        .retry(
-            "sq",
-            RetryPolicy {
-                attempts: 3,
-                backoff_ticks: 0,
-            },
-        )
-        .build(),
-);
+type Body = fn(&mut Cx<'_>) -> Result<u64, u32>;
+
+/// `src -> split -> sum`, `split`'s body `sq` (which is `body`) retried up to 3 attempts.
+const fn retried_body_dag(body: Body) -> Dag<u64, u64, u32, 8, 8> {
+    Dag::new_or_panic(
+        DagBuilder::new()
+            .task("src", src)
+            .iterator("split", split, K)
+            .body("split", "sq", body)
+            .task("sum", sum)
+            .edge("src", "split")
+            .edge("split", "sum")
+            .retry(
+                "sq",
+                RetryPolicy {
+                    attempts: 3,
+                    backoff_ticks: 0,
+                },
+            )
+            .build(),
+    )
+}
+
+static RETRY_DAG: Dag<u64, u64, u32, 8, 8> = retried_body_dag(cancel_then_fail);
 static RETRY_TM: TaskManager<u64, u64, u32, 8, 8, 4, 16, 16> = TaskManager::new(&RETRY_DAG);
 
 #[test]
@@ -666,21 +673,7 @@ fn sq_emits(cx: &mut Cx<'_>) -> Result<u64, u32> {
     Ok(body_value(item, i))
 }
 
-static EMIT_DAG: Dag<u64, u64, u32, 8, 8> = Dag::new_or_panic(
-    DagBuilder::new()
-        .iterator("split", split, K)
-        .body("split", "sq", sq_emits)
-        .task("sum", sum)
-        .edge("split", "sum")
-        .retry(
-            "sq",
-            RetryPolicy {
-                attempts: 3,
-                backoff_ticks: 0,
-            },
-        )
-        .build(),
-);
+static EMIT_DAG: Dag<u64, u64, u32, 8, 8> = retried_body_dag(sq_emits);
 
 #[test]
 fn a_body_that_emits_fails_the_run_with_too_many_items_and_is_not_retried() {

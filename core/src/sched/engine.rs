@@ -1489,11 +1489,12 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 Err(now) => flags = now,
             }
         }
-        // SAFETY: only the thread that set FAILED writes the error, once per run; it is read
-        // after `remaining` reaches zero, which this write happens-before: through this
-        // thread's own resolve (AcqRel on `remaining`), or, for a body item (or a deadline
-        // seen by a body token), through the body cell's `pending` (this token's Release
-        // decrement, the last token's AcqRel one) and then that token's resolve.
+        // The error is read once `remaining` reaches zero, which this write happens-before:
+        // through this thread's own resolve (AcqRel on `remaining`), or, for a body item (or
+        // a deadline seen by a body token), through the body cell's `pending` (this token's
+        // Release decrement, the last token's AcqRel one) and then that token's resolve.
+        // SAFETY: only the thread that set FAILED writes the error, once per run, before it
+        // is read (above).
         run.error.with_mut(|p| unsafe { (*p).write(error) });
         // Its retries waiting for a tick are due at once (to be skipped): a parked runtime
         // worker may be sleeping until the earliest one was due.
