@@ -560,6 +560,14 @@ static CANCEL_DAG: Dag<u64, u64, u32, 4, 4> = Dag::new_or_panic(
         .edge("a", "b")
         .edge("b", "c")
         .edge("c", "d")
+        // A failure of `b` would be retried, unless its run has stopped meanwhile.
+        .retry(
+            "b",
+            RetryPolicy {
+                attempts: 3,
+                backoff_ticks: 0,
+            },
+        )
         .build(),
 );
 static CANCEL_TM: TaskManager<u64, u64, u32, 4, 4, 2, 0, 8> = TaskManager::new(&CANCEL_DAG);
@@ -598,7 +606,8 @@ fn cancel_skips_nodes_not_started() {
     assert_eq!(done.outcome(), Ok(()));
     drop(done);
     // Cancelled from inside `b`, which then fails: the cancel came first, so the run ends
-    // cancelled (and is counted so), not failed.
+    // cancelled (and is counted so), not failed; `b`'s retry policy schedules no retry in a
+    // run that has stopped (none counted, `b` started once, and failed for good).
     let before = tm.counters();
     let input = 0x4000 | 1 << 8 | 1 << 9;
     tm.submit(input).unwrap();
@@ -610,6 +619,11 @@ fn cancel_skips_nodes_not_started() {
     let after = tm.counters();
     assert_eq!(after.runs_cancelled, before.runs_cancelled + 1);
     assert_eq!(after.runs_failed, before.runs_failed);
+    assert_eq!(
+        after.retries, before.retries,
+        "a retry scheduled in a stopped run"
+    );
+    assert_eq!(after.failures, before.failures + 1, "b failed for good");
     assert!(tm.counters().runs_cancelled >= 3);
 }
 

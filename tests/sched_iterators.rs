@@ -626,6 +626,12 @@ fn a_body_retry_does_not_start_once_its_run_is_cancelled() {
     // One attempt of the first item; no retry, no other item.
     assert_eq!(starts_of(input, sq).len(), 1, "{:?}", starts_of(input, sq));
     assert!(!done.ran(RETRY_DAG.find("sum").unwrap()));
+    let c = tm.counters();
+    assert_eq!(
+        (c.retries, c.failures),
+        (0, 1),
+        "no retry counted; the item failed for good"
+    );
 }
 
 /// The body of `LATE_DAG`: its last item takes 10 ticks, past the run's deadline of 5.
@@ -688,4 +694,76 @@ fn a_body_that_emits_fails_the_run_with_too_many_items_and_is_not_retried() {
     );
     assert_eq!(starts_of(input, sq), vec![(0, 0)], "one attempt, no retry");
     assert!(!done.ran(EMIT_DAG.find("sum").unwrap()));
+}
+
+/// Items of `PAUSE_DAG`'s iterator (the low byte of the input says how many are emitted).
+const MANY: u16 = 200;
+
+/// The body of `PAUSE_DAG`: pauses its manager while it runs item 100.
+fn sq_pauses(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    let (i, item) = cx.item().unwrap();
+    if i == 100 {
+        PAUSE_TM.pause();
+    }
+    Ok(body_value(item, i))
+}
+
+static PAUSE_DAG: Dag<u64, u64, u32, 4, 4> = Dag::new_or_panic(
+    DagBuilder::new()
+        .task("src", src)
+        .iterator("split", split, MANY)
+        .body("split", "sq", sq_pauses)
+        .edge("src", "split")
+        .build(),
+);
+static PAUSE_TM: TaskManager<u64, u64, u32, 4, 4, 1, { MANY as usize }, 64> =
+    TaskManager::new(&PAUSE_DAG);
+
+/// One token's `execute` does not run all of an iterator's items: a `step` stays bounded,
+/// and `pause` stops items from starting (as it stops nodes), with the tokens kept queued
+/// for `resume`. Every item still runs once.
+#[test]
+fn one_step_does_not_run_every_item_and_pause_stops_items_from_starting() {
+    let tm = &PAUSE_TM;
+    let sq = PAUSE_DAG.find("sq").unwrap();
+    let split = PAUSE_DAG.find("split").unwrap();
+    let input = 3 << 8 | u64::from(MANY);
+    let id = tm.submit(input).unwrap();
+    // The first step runs `src`, `split`, and items from the token `split` continues with.
+    assert!(tm.step() > 0);
+    let first = starts_of(input, sq).len();
+    assert!(
+        first > 0 && first < MANY as usize,
+        "one step ran {first} of {MANY} items"
+    );
+    // The steps after it reach item 100, whose body pauses the manager: no item starts after
+    // it (the tokens already popped in the same batch go back to the ring).
+    let mut steps = 0;
+    while !tm.is_paused() {
+        assert!(tm.step() > 0, "the run stalled before item 100");
+        steps += 1;
+        assert!(steps < 1_000);
+    }
+    assert_eq!(
+        starts_of(input, sq).len(),
+        101,
+        "items started after the pause"
+    );
+    assert_eq!(tm.step(), 0);
+    assert_eq!(starts_of(input, sq).len(), 101);
+    assert!(tm.poll().is_none());
+    tm.resume();
+    while tm.step() > 0 {}
+    let done = tm.poll().expect("finished after resume");
+    assert_eq!(done.id(), id);
+    assert_eq!(done.outcome(), Ok(()));
+    assert_eq!(done.items(split), expected_items(input));
+    let mut started: Vec<u32> = starts_of(input, sq).iter().map(|s| s.0).collect();
+    started.sort_unstable();
+    assert_eq!(
+        started,
+        (0..u32::from(MANY)).collect::<Vec<_>>(),
+        "each item once"
+    );
 }

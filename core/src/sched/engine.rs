@@ -172,6 +172,8 @@ pub type WorkerDeque = super::WorkDeque<256>;
 /// Node executions (chains included) a `step` runs from its worker's own deque before it
 /// returns to the driver.
 const DRAIN: usize = 64;
+/// Items one body token runs in a row before it goes back to a queue (`process_items`).
+const ITEM_BUDGET: usize = DRAIN;
 
 // A run slot's generation wraps (at GEN_MASK + 1) onto a multiple of the tag period, where the
 // slot's cells are cleared: a stale DONE tag can never match across the wrap.
@@ -1369,7 +1371,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             }
             Err((error, retryable)) => {
                 let attempt = e.attempt();
-                if retryable && attempt + 1 < info.retry.attempts as u32 {
+                // No retry is scheduled (it would only be skipped) or counted once the run
+                // failed, was cancelled or passed its deadline while the body ran: the node
+                // fails for good, and the run keeps the error that stopped it (the first).
+                if retryable && attempt + 1 < info.retry.attempts as u32 && !self.stopped(slot) {
                     local.retries += 1;
                     let again = Entry::new(slot, v, attempt + 1, true);
                     if info.retry.backoff_ticks == 0 {
@@ -1553,7 +1558,21 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         };
         let info = &self.dag.nodes[body as usize];
         let items = &self.items[slot * self.item_stride..];
+        // Items this token ran since `step` handed it over (see the end of the loop).
+        let mut ran = 0;
         loop {
+            // One `execute` of a token must not run every item (up to 65 535) on its own:
+            // `pause` is to stop new work, and `step`'s budget (`DRAIN`) to bound a call. So
+            // after `ITEM_BUDGET` items, or when paused, the token goes back to a queue (with
+            // its reference) before it claims another, and `step` decides when it runs on. If
+            // no queue has room, it keeps going: a body token is never parked (its cell's
+            // words hold the items' count and next index, not park bits).
+            if ran >= ITEM_BUDGET || self.is_paused() {
+                if self.hand_back(slot, body) {
+                    return None;
+                }
+                ran = 0;
+            }
             // Relaxed: the RMW alone makes each index claimed once; the items' data arrived
             // with the token (ring Acquire) or is ours (continuation).
             let i = cell.aux.fetch_add(1, Relaxed) as usize;
@@ -1604,8 +1623,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                         Err(_) if retryable && attempt + 1 < info.retry.attempts as u32 => {
                             if self.stopped(slot) {
                                 // The run failed, was cancelled or passed its deadline
-                                // meanwhile: no more attempts (a task's retry is checked the
-                                // same way before it runs, in `execute`).
+                                // meanwhile: no more attempts, and the item failed for good
+                                // (as a task's retry in `settle`). The run keeps its error.
+                                local.failures += 1;
                                 break;
                             }
                             attempt += 1;
@@ -1624,7 +1644,30 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             // own is still held.
             let before = cell.pending.fetch_sub(1, Release);
             debug_assert!(before > 1, "an item completion took the last reference");
+            ran += 1;
         }
+    }
+
+    /// Queues a body token of the run in `slot` to run on later: the worker's own deque for a
+    /// run of high priority, the run's ring otherwise (or if the deque is full). The push's
+    /// Release carries the items' data and this worker's results to whoever pops it, as
+    /// `fan_out`'s does. Whether it was queued; never parked (see `process_items`).
+    #[cold]
+    #[inline(never)]
+    fn hand_back(&self, slot: usize, body: u32) -> bool {
+        let token = [Entry::new(slot, body, 0, true)];
+        let level = Self::level(self.runs[slot].flags.load(Relaxed));
+        if level == 0 && self.local_push(&token) == 1 {
+            if self.worker_count() > 1 {
+                self.hooks.work_available();
+            }
+            return true;
+        }
+        if self.queues[level].push_slice(&token) == 1 {
+            self.hooks.work_available();
+            return true;
+        }
+        false
     }
 
     /// A token's reference to the body cell is dropped; the last one resolves the iterator and
@@ -1639,7 +1682,12 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     ) -> Option<Entry> {
         // AcqRel: Release publishes our item result; the worker that takes the count to zero
         // acquires every item's result before the iterator's successors run.
-        if cell.pending.fetch_sub(1, AcqRel) != 1 {
+        let before = cell.pending.fetch_sub(1, AcqRel);
+        debug_assert_ne!(
+            before, 0,
+            "a body token dropped a reference it did not hold"
+        );
+        if before != 1 {
             return None;
         }
         // Failed or cancelled only, not `stopped`: resolving the iterator starts no node, so a
@@ -2102,6 +2150,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     // ---------------------------------------------------------------- control
 
     /// Stops `step` from starting work (running nodes finish). `submit` still accepts runs.
+    /// An iterator's items are work too: a worker running them stops before its next item,
+    /// and leaves the rest queued for [`resume`](Self::resume). (Nodes that a `step` had
+    /// already taken from a ring in its batch still run.)
     pub fn pause(&self) {
         self.shared.paused.store(1, Relaxed);
     }

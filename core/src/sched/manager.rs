@@ -275,6 +275,11 @@ impl<
         self.engine().resume()
     }
 
+    /// Whether [`pause`](Self::pause) is in effect.
+    pub fn is_paused(&self) -> bool {
+        self.engine().is_paused()
+    }
+
     /// Advances the tick counter by `ticks` (e.g. from a timer interrupt).
     pub fn advance_tick(&self, ticks: u32) {
         self.engine().advance_tick(ticks)

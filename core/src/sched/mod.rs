@@ -365,7 +365,7 @@ impl fmt::Display for CancelError {
 pub struct Counters {
     /// Node bodies executed (each attempt and each iterator item counts).
     pub tasks_run: usize,
-    /// Retries scheduled.
+    /// Retries scheduled (none for a node whose run has already stopped).
     pub retries: usize,
     /// Nodes that failed for good.
     pub failures: usize,
