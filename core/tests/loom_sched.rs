@@ -364,8 +364,9 @@ fn pause_hands_an_iterator_token_back_and_every_item_runs_once() {
             Some((Ok(()), Some(3))),
             "the run did not end, or failed"
         );
-        // Tokens left in the ring hold no reference: each drops none (checked by a debug
-        // assertion in `item_done`) and touches no item.
+        // No token is left: each holds a reference, so none can outlive the run (a stray one
+        // would drop a reference it does not hold, which a debug assertion in `item_done`
+        // catches, or run an item twice).
         while tm.step() > 0 {}
         assert_eq!(tm.engine().ring_depths(), [0, 0]);
         assert_eq!(

@@ -423,8 +423,9 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
         self.threads.len()
     }
 
-    /// Stops workers from starting nodes and iterator items (running ones finish); submits
-    /// are still accepted.
+    /// Stops workers from starting nodes and iterator items (running ones finish, and a
+    /// worker running items whose queues are all full runs them on); submits are still
+    /// accepted.
     /// [`shutdown`](Self::shutdown), in either mode, and `Drop` resume a paused runtime.
     pub fn pause(&self) {
         self.inner.engine().pause();

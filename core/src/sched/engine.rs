@@ -1562,19 +1562,23 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let mut ran = 0;
         loop {
             // One `execute` of a token must not run every item (up to 65 535) on its own:
-            // `pause` is to stop new work, and `step`'s budget (`DRAIN`) to bound a call. So
-            // after `ITEM_BUDGET` items, or when paused, the token goes back to a queue (with
-            // its reference) before it claims another, and `step` decides when it runs on. If
-            // no queue has room, it keeps going: a body token is never parked (its cell's
-            // words hold the items' count and next index, not park bits).
-            if ran >= ITEM_BUDGET || self.is_paused() {
+            // `pause` is to stop new work, and `step`'s budgets (`BATCH` entries, `DRAIN`
+            // executions) bound a call only if each execution is bounded. So after
+            // `ITEM_BUDGET` items, or when paused, the token goes back to a queue (with its
+            // reference) before it claims another, and `step` decides when it runs on. If no
+            // queue has room, it keeps going: a body token is never parked (its cell's words
+            // hold the items' count and next index, not park bits). A token that would find
+            // no item left goes on to drop its reference instead (the iterator's resolution
+            // needs no new work, and is not held up by a pause).
+            if (ran >= ITEM_BUDGET || self.is_paused()) && (cell.aux.load(Relaxed) as usize) < count
+            {
                 if self.hand_back(slot, body) {
                     return None;
                 }
                 ran = 0;
             }
             // Relaxed: the RMW alone makes each index claimed once; the items' data arrived
-            // with the token (ring Acquire) or is ours (continuation).
+            // with the token (the ring's or deque's Acquire) or is ours (continuation).
             let i = cell.aux.fetch_add(1, Relaxed) as usize;
             if i >= count {
                 // No item left for this token: drop its reference (see `fan_out`).
@@ -1652,19 +1656,22 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// run of high priority, the run's ring otherwise (or if the deque is full). The push's
     /// Release carries the items' data and this worker's results to whoever pops it, as
     /// `fan_out`'s does. Whether it was queued; never parked (see `process_items`).
-    #[cold]
     #[inline(never)]
     fn hand_back(&self, slot: usize, body: u32) -> bool {
         let token = [Entry::new(slot, body, 0, true)];
         let level = Self::level(self.runs[slot].flags.load(Relaxed));
+        // No wake-up while paused: `resume` wakes the driver's workers anyway.
+        let wake = !self.is_paused();
         if level == 0 && self.local_push(&token) == 1 {
-            if self.worker_count() > 1 {
+            if wake && self.worker_count() > 1 {
                 self.hooks.work_available();
             }
             return true;
         }
         if self.queues[level].push_slice(&token) == 1 {
-            self.hooks.work_available();
+            if wake {
+                self.hooks.work_available();
+            }
             return true;
         }
         false
@@ -2151,7 +2158,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
 
     /// Stops `step` from starting work (running nodes finish). `submit` still accepts runs.
     /// An iterator's items are work too: a worker running them stops before its next item,
-    /// and leaves the rest queued for [`resume`](Self::resume). (Nodes that a `step` had
+    /// and leaves the rest queued for [`resume`](Self::resume) (unless every queue is full:
+    /// then it keeps going, as it never drops or parks them). (Nodes that a `step` had
     /// already taken from a ring in its batch still run.)
     pub fn pause(&self) {
         self.shared.paused.store(1, Relaxed);
@@ -2306,7 +2314,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Finished<'a, I, V, E> {
         if flags & flag::FAILED != 0 {
             // SAFETY: the first thread to set FAILED wrote the error before its node or item
             // was counted off the run; that happens-before `complete` (see `fail`), which
-            // happens-before our Acquire in `take`. Nothing writes it again until the slot is released.
+            // happens-before our Acquire in `take`. Nothing writes it again until the slot is
+            // released.
             Err(run.error.with(|p| unsafe { (*p).assume_init_read() }))
         } else if flags & flag::CANCELLED != 0 {
             Err(RunError::Cancelled)
