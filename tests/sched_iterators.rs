@@ -284,22 +284,7 @@ fn body_failure_fails_the_run_naming_the_body() {
 
 #[test]
 fn body_retry_succeeds_per_item() {
-    let dag: Dag<u64, u64, u32, 8, 8> = DagBuilder::new()
-        .task("src", src)
-        .iterator("split", split, K)
-        .body("split", "sq", sq_flaky)
-        .task("sum", sum)
-        .edge("src", "split")
-        .edge("split", "sum")
-        .retry(
-            "sq",
-            RetryPolicy {
-                attempts: 2,
-                backoff_ticks: 0,
-            },
-        )
-        .build()
-        .unwrap();
+    let dag = retried_body_dag(sq_flaky, 2);
     let tm = Box::new(Tm::new(&dag));
     let (split, sq) = (dag.find("split").unwrap(), dag.find("sq").unwrap());
     let input = 1 << 17 | 13 << 8 | 3;
@@ -592,8 +577,8 @@ fn cancel_then_fail(cx: &mut Cx<'_>) -> Result<u64, u32> {
 
 type Body = fn(&mut Cx<'_>) -> Result<u64, u32>;
 
-/// `src -> split -> sum`, `split`'s body `sq` (which is `body`) retried up to 3 attempts.
-const fn retried_body_dag(body: Body) -> Dag<u64, u64, u32, 8, 8> {
+/// `src -> split -> sum`, `split`'s body `sq` (which is `body`) retried up to `attempts`.
+const fn retried_body_dag(body: Body, attempts: u8) -> Dag<u64, u64, u32, 8, 8> {
     Dag::new_or_panic(
         DagBuilder::new()
             .task("src", src)
@@ -605,7 +590,7 @@ const fn retried_body_dag(body: Body) -> Dag<u64, u64, u32, 8, 8> {
             .retry(
                 "sq",
                 RetryPolicy {
-                    attempts: 3,
+                    attempts,
                     backoff_ticks: 0,
                 },
             )
@@ -613,7 +598,7 @@ const fn retried_body_dag(body: Body) -> Dag<u64, u64, u32, 8, 8> {
     )
 }
 
-static RETRY_DAG: Dag<u64, u64, u32, 8, 8> = retried_body_dag(cancel_then_fail);
+static RETRY_DAG: Dag<u64, u64, u32, 8, 8> = retried_body_dag(cancel_then_fail, 3);
 static RETRY_TM: TaskManager<u64, u64, u32, 8, 8, 4, 16, 16> = TaskManager::new(&RETRY_DAG);
 
 #[test]
@@ -679,7 +664,7 @@ fn sq_emits(cx: &mut Cx<'_>) -> Result<u64, u32> {
     Ok(body_value(item, i))
 }
 
-static EMIT_DAG: Dag<u64, u64, u32, 8, 8> = retried_body_dag(sq_emits);
+static EMIT_DAG: Dag<u64, u64, u32, 8, 8> = retried_body_dag(sq_emits, 3);
 
 #[test]
 fn a_body_that_emits_fails_the_run_with_too_many_items_and_is_not_retried() {

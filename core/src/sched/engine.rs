@@ -1653,28 +1653,21 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     }
 
     /// Queues a body token of the run in `slot` to run on later: the worker's own deque for a
-    /// run of high priority, the run's ring otherwise (or if the deque is full). The push's
-    /// Release carries the items' data and this worker's results to whoever pops it, as
-    /// `fan_out`'s does. Whether it was queued; never parked (see `process_items`).
+    /// run of high priority, the run's ring otherwise (or if the deque is full), as
+    /// `enqueue_ready` does, but never parked (see `process_items`); whether it was queued.
+    /// The push's Release carries the items' data and this worker's results to whoever pops
+    /// it, as `fan_out`'s does. (A wake-up while paused finds nothing to do; `resume` wakes
+    /// workers again.)
     #[inline(never)]
     fn hand_back(&self, slot: usize, body: u32) -> bool {
         let token = [Entry::new(slot, body, 0, true)];
         let level = Self::level(self.runs[slot].flags.load(Relaxed));
-        // No wake-up while paused: `resume` wakes the driver's workers anyway.
-        let wake = !self.is_paused();
-        if level == 0 && self.local_push(&token) == 1 {
-            if wake && self.worker_count() > 1 {
-                self.hooks.work_available();
-            }
-            return true;
+        let queued = (level == 0 && self.local_push(&token) == 1)
+            || self.queues[level].push_slice(&token) == 1;
+        if queued {
+            self.hooks.work_available();
         }
-        if self.queues[level].push_slice(&token) == 1 {
-            if wake {
-                self.hooks.work_available();
-            }
-            return true;
-        }
-        false
+        queued
     }
 
     /// A token's reference to the body cell is dropped; the last one resolves the iterator and
@@ -2312,10 +2305,11 @@ impl<'a, I: Copy, V: Copy, E: Copy> Finished<'a, I, V, E> {
         let run = &self.engine.runs[self.id.slot()];
         let flags = run.flags.load(Relaxed);
         if flags & flag::FAILED != 0 {
-            // SAFETY: the first thread to set FAILED wrote the error before its node or item
-            // was counted off the run; that happens-before `complete` (see `fail`), which
+            // The first thread to set FAILED wrote the error before its node or item was
+            // counted off the run; that happens-before `complete` (see `fail`), which
             // happens-before our Acquire in `take`. Nothing writes it again until the slot is
             // released.
+            // SAFETY: so the error is initialised, and nobody writes it while we read it.
             Err(run.error.with(|p| unsafe { (*p).assume_init_read() }))
         } else if flags & flag::CANCELLED != 0 {
             Err(RunError::Cancelled)
