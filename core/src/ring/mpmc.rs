@@ -427,7 +427,8 @@ impl<T, const N: usize> RingBuffer<T, N> {
     /// Publishes the slots of a claimed pop batch (`claimed_runs`), in order, once every
     /// value was read: one Release fence, then a Relaxed store of each stamp. The fence pairs
     /// with the Acquire load in `Slot::load_stamp`, or the Acquire fence ending a batch
-    /// claim, of each slot's next user: our accesses to the values happen-before theirs. One fence per batch, not one per slot (a barrier each on ARM).
+    /// claim, of each slot's next user: our accesses to the values happen-before theirs. One
+    /// fence per batch, not one per slot (a barrier each on ARM).
     #[inline(always)]
     fn publish_runs(runs: [(&[Slot<T>], usize); 2]) {
         fence(Release);
