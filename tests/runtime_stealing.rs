@@ -218,3 +218,64 @@ fn check_two_way_fan_outs(name: &'static str, off: &[u32], succ: &[u32]) {
         }
     }
 }
+
+#[test]
+fn every_worker_helps_with_an_iterator_s_items_and_no_token_is_wasted() {
+    // An iterator's body runs on tokens, each claiming the next item until none is left: one
+    // per worker lets every worker help. Here the first `workers` items block until that many
+    // items have started, which only happens if each worker got a token. The runtime puts out
+    // no more tokens than workers: the ring never holds more than the others' tokens (a token
+    // per item, as before, put up to 47 in the ring here).
+    const ITEMS: u32 = 48;
+    for workers in [2usize, 3, 4] {
+        let started = Arc::new(AtomicUsize::new(0));
+        let mut b = GraphBuilder::<u32, u32, ()>::new();
+        let items = b.iterator("items", ITEMS as u16, |cx| {
+            for i in 0..ITEMS {
+                cx.emit(i).map_err(|_| ())?;
+            }
+            Ok(ITEMS)
+        });
+        let seen = Arc::clone(&started);
+        b.body(items, "item", move |cx| {
+            let (i, _) = cx.item().ok_or(())?;
+            let now = seen.fetch_add(1, SeqCst) + 1;
+            if i >= workers {
+                return Ok(now as u32);
+            }
+            let until = Instant::now() + PATIENCE;
+            while seen.load(SeqCst) < workers && Instant::now() < until {
+                thread::sleep(Duration::from_micros(100));
+            }
+            Ok(seen.load(SeqCst).min(workers) as u32)
+        });
+        let rt = Runtime::builder()
+            .workers(workers)
+            .build(b.build().unwrap())
+            .unwrap();
+        for round in 0..3 {
+            started.store(0, SeqCst);
+            let result = rt.submit(round).unwrap().wait();
+            assert_eq!(result.outcome(), Ok(()));
+            let values = result.items(items);
+            assert_eq!(
+                values.len(),
+                ITEMS as usize,
+                "{workers} workers: items lost"
+            );
+            assert_eq!(
+                values[..workers],
+                vec![workers as u32; workers][..],
+                "{workers} workers, round {round}: the first items did not all run at once"
+            );
+            assert_eq!(started.load(SeqCst), ITEMS as usize, "every item once");
+        }
+        let high_water = rt.metrics().counters.ring_high_water;
+        assert!(
+            high_water < workers,
+            "{workers} workers: {high_water} entries in the ring at once; at most the other \
+             workers' tokens ({}) were expected",
+            workers - 1
+        );
+    }
+}

@@ -24,7 +24,8 @@ pub(crate) const BATCH: usize = 32;
 const SPILL: usize = 16;
 /// Whether workers can have deques (`Engine::with_worker`): targets with 64-bit atomics.
 const DEQUES: bool = cfg!(any(target_has_atomic = "64", loom));
-/// At most this many item tokens are pushed per iterator execution.
+/// At most this many item tokens are out per iterator execution (the one kept included).
+/// An engine built `with_worker` knows its workers and puts out no more tokens than workers.
 const MAX_TOKENS: usize = 64;
 /// Generations wrap at this mask (20 bits, as in [`RunId`]).
 const GEN_MASK: u32 = (1 << (32 - RunId::SLOT_BITS)) - 1;
@@ -1511,14 +1512,23 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
 
     /// An iterator emitted `count > 0` items: the body cell counts them and the body runs on
     /// interchangeable tokens (each claims the next item index until none is left). Returns
-    /// one token for this worker to continue with; pushes up to `MAX_TOKENS - 1` more.
+    /// one token for this worker to continue with; pushes up to `MAX_TOKENS - 1` more, and on
+    /// an engine built [`with_worker`](Self::with_worker) at most one per other worker: a
+    /// token runs items until none is left, so one token per worker lets every worker help,
+    /// and each token beyond that would only be popped, find nothing and hold back the
+    /// iterator's resolution until it is dropped.
     fn fan_out(&self, slot: usize, body: u32, count: usize) -> Option<Entry> {
         let cell = self.cell(slot, body);
         cell.state
             .store((count as u32) << node::COUNT_SHIFT, Relaxed);
         cell.aux.store(0, Relaxed);
         let token = Entry::new(slot, body, 0, true);
-        let extra = (count - 1).min(MAX_TOKENS - 1);
+        let tokens_out = if self.has_deque() {
+            self.worker_count().min(MAX_TOKENS)
+        } else {
+            MAX_TOKENS
+        };
+        let extra = (count - 1).min(tokens_out - 1);
         // `pending` counts the items not yet processed plus the tokens still out (the one we
         // keep and every one pushed): the run cannot complete, and its slot cannot be reused,
         // while a token that could still touch this cell exists.
