@@ -669,6 +669,67 @@ fn pause_stops_step_and_resume_continues() {
     assert_eq!(started_nodes(input), [0, 1, 2]);
 }
 
+/// Pauses `CHAIN_PAUSE_TM` when it runs for an input with bit 0 clear.
+fn pauses(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    if *cx.input() & 1 == 0 {
+        CHAIN_PAUSE_TM.pause();
+    }
+    Ok(1)
+}
+
+/// A chain whose second node pauses its manager.
+static CHAIN_PAUSE_DAG: Dag<u64, u64, u32, 4, 3> = Dag::new_or_panic(
+    DagBuilder::new()
+        .task("a", ok)
+        .task("p", pauses)
+        .task("c", ok)
+        .task("d", ok)
+        .edge("a", "p")
+        .edge("p", "c")
+        .edge("c", "d")
+        .build(),
+);
+static CHAIN_PAUSE_TM: TaskManager<u64, u64, u32, 4, 3, 2, 0, 16> =
+    TaskManager::new(&CHAIN_PAUSE_DAG);
+
+/// `pause` from inside a body: nothing starts after it, neither the chain's next node (which
+/// the same `step` would otherwise run at once) nor another run's root popped in the same
+/// batch. Both are queued, not lost: after `resume` every node runs once.
+#[test]
+fn pause_stops_a_running_chain_and_the_rest_of_its_batch() {
+    let tm = &CHAIN_PAUSE_TM;
+    let (x, y) = (0xb00, 0xb01);
+    let ids = [tm.submit(x).unwrap(), tm.submit(y).unwrap()];
+    // One step pops both roots: `x`'s `a`, then its chain to `p`, which pauses.
+    assert!(tm.step() > 0);
+    assert!(tm.is_paused());
+    assert_eq!(
+        started_nodes(x),
+        [0, 1],
+        "x's chain went on after the pause"
+    );
+    assert_eq!(
+        started_nodes(y),
+        [0u32; 0],
+        "y's root started after the pause"
+    );
+    assert_eq!(tm.step(), 0);
+    assert!(tm.poll().is_none());
+    tm.resume();
+    while tm.step() > 0 {}
+    let mut done = [tm.poll().unwrap(), tm.poll().unwrap()];
+    done.sort_by_key(|d| d.id().to_bits());
+    let mut want = ids;
+    want.sort_by_key(|id| id.to_bits());
+    for (d, id) in done.iter().zip(want) {
+        assert_eq!(d.id(), id);
+        assert_eq!(d.outcome(), Ok(()));
+    }
+    assert_eq!(started_nodes(x), [0, 1, 2, 3]);
+    assert_eq!(started_nodes(y), [0, 1, 2, 3]);
+}
+
 // ---------------------------------------------------------------- multi-threaded
 
 const MT_RUNS: usize = if cfg!(miri) { 8 } else { 4000 };

@@ -424,8 +424,10 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
     }
 
     /// Stops workers from starting nodes and iterator items (running ones finish, and a
-    /// worker running items whose queues are all full runs them on); submits are still
-    /// accepted.
+    /// worker running items whose queues are all full runs them on); a chain a worker is
+    /// following stops at its next node, which waits queued for [`resume`](Self::resume).
+    /// Submits are still accepted. A worker may start one more node before it sees the
+    /// pause (the flag is read with no ordering).
     /// [`shutdown`](Self::shutdown), in either mode, and `Drop` resume a paused runtime.
     pub fn pause(&self) {
         self.inner.engine().pause();

@@ -1230,7 +1230,12 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         debug_assert_eq!(cx.run.slot(), slot, "a chain continued into another run");
         // The packed word only: `NodeInfo` is read on the cold paths (iterators, failures).
         let hot = self.dag.hot[v as usize];
-        if hot.kind() != NodeHot::TASK || hot.has_timeout() || !e.live() || self.stopped(slot) {
+        if hot.kind() != NodeHot::TASK
+            || hot.has_timeout()
+            || !e.live()
+            || self.stopped(slot)
+            || self.is_paused()
+        {
             return self.execute_general(bodies, e, local);
         }
         // Its successor list is read after the body: fetch it meanwhile. Nodes that become
@@ -1275,6 +1280,14 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let (slot, v) = (e.slot(), e.node());
         let hot = self.dag.hot[v as usize];
         let kind = hot.kind();
+        if kind != NodeHot::BODY && self.is_paused() {
+            // Nothing starts while paused, a chain's next node and the rest of a batch
+            // included: the entry goes where a ready node that is not continued goes (its
+            // run's deque or ring, or parked in its cell if the ring is full), for `resume`.
+            // (A body token hands itself back in `process_items`, before its next item.)
+            self.enqueue_ready(slot, &[e]);
+            return None;
+        }
         if kind == NodeHot::BODY {
             // The packed word and the description come from the same compiled node.
             if let NodeKind::Body { iterator } = self.dag.nodes[v as usize].kind {
@@ -2160,10 +2173,15 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     // ---------------------------------------------------------------- control
 
     /// Stops `step` from starting work (running nodes finish). `submit` still accepts runs.
-    /// An iterator's items are work too: a worker running them stops before its next item,
-    /// and leaves the rest queued for [`resume`](Self::resume) (unless every queue is full:
-    /// then it keeps going, as it never drops or parks them). (Nodes that a `step` had
-    /// already taken from a ring in its batch still run.)
+    /// A `step` under way starts nothing more either: the next node of a chain it is
+    /// following, the rest of its batch and the roots it claimed are queued for
+    /// [`resume`](Self::resume) (a `step` that queued entries this way still returns their
+    /// number, as if it had run them). An iterator's items are work too: a worker running
+    /// them stops before its next item, and leaves the rest queued (unless every queue is
+    /// full: then it keeps going, as it never drops or parks them).
+    ///
+    /// Relaxed: a request. A step that has not yet seen the store can start one more node;
+    /// once `pause` has returned, a step on the same thread starts nothing.
     pub fn pause(&self) {
         self.shared.paused.store(1, Relaxed);
     }
