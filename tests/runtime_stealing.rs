@@ -220,12 +220,11 @@ fn check_two_way_fan_outs(name: &'static str, off: &[u32], succ: &[u32]) {
 }
 
 #[test]
-fn every_worker_helps_with_an_iterator_s_items_and_no_token_is_wasted() {
-    // An iterator's body runs on tokens, each claiming the next item until none is left: one
-    // per worker lets every worker help. Here the first `workers` items block until that many
-    // items have started, which only happens if each worker got a token. The runtime puts out
-    // no more tokens than workers: the ring never holds more than the others' tokens (a token
-    // per item, as before, put up to 47 in the ring here).
+fn every_worker_helps_with_an_iterator_s_items() {
+    // An iterator's body runs on tokens, each claiming the next item until none is left: the
+    // runtime puts out one per worker (`tests/sched_iterators.rs` checks the count), which
+    // must let every worker help. Here the first `workers` items block until that many items
+    // have started, which only happens if each worker got a token.
     const ITEMS: u32 = 48;
     for workers in [2usize, 3, 4] {
         let started = Arc::new(AtomicUsize::new(0));
@@ -270,12 +269,5 @@ fn every_worker_helps_with_an_iterator_s_items_and_no_token_is_wasted() {
             );
             assert_eq!(started.load(SeqCst), ITEMS as usize, "every item once");
         }
-        let high_water = rt.metrics().counters.ring_high_water;
-        assert!(
-            high_water < workers,
-            "{workers} workers: {high_water} entries in the ring at once; at most the other \
-             workers' tokens ({}) were expected",
-            workers - 1
-        );
     }
 }

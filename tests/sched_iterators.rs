@@ -752,3 +752,65 @@ fn one_step_does_not_run_every_item_and_pause_stops_items_from_starting() {
         "each item once"
     );
 }
+
+/// Items of `TOKENS_DAG`'s iterator.
+const TOKEN_ITEMS: u16 = 48;
+
+/// Three workers' deques for `TOKENS_TM`; only worker 0 steps.
+static TOKEN_DEQUES: [ringdag::sched::WorkerDeque; 3] = [
+    ringdag::sched::WorkerDeque::new(),
+    ringdag::sched::WorkerDeque::new(),
+    ringdag::sched::WorkerDeque::new(),
+];
+
+/// Entries in worker 0's deque when item 0 started (`usize::MAX`: not yet).
+static QUEUED_AT_ITEM_0: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// The body of `TOKENS_DAG`: notes, at item 0, what waits in the worker's deque.
+fn sq_notes_tokens(cx: &mut Cx<'_>) -> Result<u64, u32> {
+    log(cx);
+    let (i, item) = cx.item().unwrap();
+    if i == 0 {
+        QUEUED_AT_ITEM_0.store(TOKEN_DEQUES[0].len(), Relaxed);
+    }
+    Ok(body_value(item, i))
+}
+
+static TOKENS_DAG: Dag<u64, u64, u32, 4, 4> = Dag::new_or_panic(
+    DagBuilder::new()
+        .task("src", src)
+        .iterator("split", split, TOKEN_ITEMS)
+        .body("split", "sq", sq_notes_tokens)
+        .edge("src", "split")
+        .build(),
+);
+static TOKENS_TM: TaskManager<u64, u64, u32, 4, 4, 1, { TOKEN_ITEMS as usize }, 64> =
+    TaskManager::new(&TOKENS_DAG);
+
+/// A worker's engine (`with_worker`, as the runtime's) knows how many workers share the
+/// work: an iterator's fan-out puts out one item token per worker (each runs items until
+/// none is left), the others' in its own deque where idle workers steal them one at a time,
+/// not one token per item. Every item still runs once.
+#[test]
+fn a_worker_engine_puts_out_one_item_token_per_worker() {
+    let tm = &TOKENS_TM;
+    let split = TOKENS_DAG.find("split").unwrap();
+    let input = 11 << 8 | u64::from(TOKEN_ITEMS);
+    let id = tm.submit(input).unwrap();
+    // SAFETY: this thread alone uses `TOKEN_DEQUES[0]` as its own, with this manager only.
+    let worker = unsafe { tm.engine().with_worker(&TOKEN_DEQUES, 0) };
+    while worker.step(tm.dag(), 8) > 0 {}
+    assert_eq!(
+        QUEUED_AT_ITEM_0.load(Relaxed),
+        2,
+        "tokens queued in the deque beside the one running: one per other worker"
+    );
+    let done = tm.poll().expect("finished");
+    assert_eq!(done.id(), id);
+    assert_eq!(done.outcome(), Ok(()));
+    assert_eq!(done.items(split), expected_items(input));
+    assert!(
+        TOKEN_DEQUES.iter().all(|d| d.len() == 0),
+        "a token left behind"
+    );
+}

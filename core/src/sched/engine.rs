@@ -1549,9 +1549,17 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         if extra > 0 {
             let tokens = [token; MAX_TOKENS];
             let level = Self::level(self.runs[slot].flags.load(Relaxed));
-            // Release inside the ring publishes the items and the counters above to the
-            // workers that pop the tokens.
-            let pushed = self.queues[level].push_slice(&tokens[..extra]);
+            // As `hand_back`: a high-priority run's tokens go to the worker's own deque, where
+            // each idle worker steals one (a batch popped from a ring could take two, and the
+            // second would wait behind the first, out of reach); the run's ring otherwise, or
+            // for what does not fit. The Release inside the deque's or the ring's push
+            // publishes the items and the counters above to the workers that take the tokens.
+            let local = if level == 0 {
+                self.local_push(&tokens[..extra])
+            } else {
+                0
+            };
+            let pushed = local + self.queues[level].push_slice(&tokens[local..extra]);
             if pushed > 0 {
                 self.hooks.work_available();
             }
