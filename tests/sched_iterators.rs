@@ -810,7 +810,7 @@ fn a_worker_engine_puts_out_one_item_token_per_worker() {
     assert_eq!(done.outcome(), Ok(()));
     assert_eq!(done.items(split), expected_items(input));
     assert!(
-        TOKEN_DEQUES.iter().all(|d| d.len() == 0),
+        TOKEN_DEQUES.iter().all(|d| d.is_empty()),
         "a token left behind"
     );
 }
