@@ -246,8 +246,8 @@ impl<
     /// How long one call takes: up to a batch of entries, each followed along its chain (the
     /// call goes on with a successor that a node it ran made ready, and so on, until a node
     /// makes none ready or the manager is [paused](Self::pause)), and up to 64 of an
-    /// iterator's items per body token. A driver that must return to its loop often keeps chains short, or pauses
-    /// the manager from a body or an interrupt handler.
+    /// iterator's items per body token. A driver that must return to its loop often keeps
+    /// chains short, or pauses the manager from a body or an interrupt handler.
     pub fn step(&self) -> usize {
         self.engine().step(self.dag, super::engine::BATCH)
     }
