@@ -8,7 +8,8 @@ use super::storage::{node, ItemCell, NodeCell};
 use super::RunId;
 
 /// An iterator emitted more than its `max_items` (or a non-iterator node called
-/// [`Context::emit`]). The run fails with [`RunError::TooManyItems`](super::RunError::TooManyItems).
+/// [`Context::emit`]). The run fails with
+/// [`RunError::TooManyItems`](super::RunError::TooManyItems).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TooManyItems {
     /// The limit.

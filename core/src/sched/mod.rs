@@ -8,8 +8,9 @@
 //! ring: one entry per root, or, for a DAG with more than 32 roots, one *root token* that
 //! workers hand on while each claims the next 32 roots. The slot's node cells are not
 //! cleared: the previous run left them ready (see [`Engine::submit_with`]), except every
-//! 64th run of a slot, which clears them (a loop over the nodes). Task-ring entries are 8-byte `Copy` values ([`Entry`]: run slot + node + attempt), so
-//! batches move as `memcpy`; payloads stay in the run's slots.
+//! 64th run of a slot, which clears them (a loop over the nodes). Task-ring entries are
+//! 8-byte `Copy` values ([`Entry`]: run slot + node + attempt), so batches move as `memcpy`;
+//! payloads stay in the run's slots.
 //!
 //! A worker ([`TaskManager::step`]) pops a batch of entries and executes each node. When a node
 //! finishes, the worker itself decrements each successor's pending counter (one atomic
