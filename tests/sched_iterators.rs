@@ -694,14 +694,19 @@ fn sq_pauses(cx: &mut Cx<'_>) -> Result<u64, u32> {
     Ok(body_value(item, i))
 }
 
-static PAUSE_DAG: Dag<u64, u64, u32, 4, 4> = Dag::new_or_panic(
-    DagBuilder::new()
-        .task("src", src)
-        .iterator("split", split, MANY)
-        .body("split", "sq", sq_pauses)
-        .edge("src", "split")
-        .build(),
-);
+/// `src -> split` with up to `max_items` items, `split`'s body `sq` (which is `body`).
+const fn split_dag(body: Body, max_items: u16) -> Dag<u64, u64, u32, 4, 4> {
+    Dag::new_or_panic(
+        DagBuilder::new()
+            .task("src", src)
+            .iterator("split", split, max_items)
+            .body("split", "sq", body)
+            .edge("src", "split")
+            .build(),
+    )
+}
+
+static PAUSE_DAG: Dag<u64, u64, u32, 4, 4> = split_dag(sq_pauses, MANY);
 static PAUSE_TM: TaskManager<u64, u64, u32, 4, 4, 1, { MANY as usize }, 64> =
     TaskManager::new(&PAUSE_DAG);
 
@@ -776,14 +781,7 @@ fn sq_notes_tokens(cx: &mut Cx<'_>) -> Result<u64, u32> {
     Ok(body_value(item, i))
 }
 
-static TOKENS_DAG: Dag<u64, u64, u32, 4, 4> = Dag::new_or_panic(
-    DagBuilder::new()
-        .task("src", src)
-        .iterator("split", split, TOKEN_ITEMS)
-        .body("split", "sq", sq_notes_tokens)
-        .edge("src", "split")
-        .build(),
-);
+static TOKENS_DAG: Dag<u64, u64, u32, 4, 4> = split_dag(sq_notes_tokens, TOKEN_ITEMS);
 static TOKENS_TM: TaskManager<u64, u64, u32, 4, 4, 1, { TOKEN_ITEMS as usize }, 64> =
     TaskManager::new(&TOKENS_DAG);
 

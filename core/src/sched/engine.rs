@@ -1547,22 +1547,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         // while a token that could still touch this cell exists.
         cell.pending.store((count + 1 + extra) as u32, Relaxed);
         if extra > 0 {
-            let tokens = [token; MAX_TOKENS];
-            let level = Self::level(self.runs[slot].flags.load(Relaxed));
-            // As `hand_back`: a high-priority run's tokens go to the worker's own deque, where
-            // each idle worker steals one (a batch popped from a ring could take two, and the
-            // second would wait behind the first, out of reach); the run's ring otherwise, or
-            // for what does not fit. The Release inside the deque's or the ring's push
-            // publishes the items and the counters above to the workers that take the tokens.
-            let local = if level == 0 {
-                self.local_push(&tokens[..extra])
-            } else {
-                0
-            };
-            let pushed = local + self.queues[level].push_slice(&tokens[local..extra]);
-            if pushed > 0 {
-                self.hooks.work_available();
-            }
+            // The push's Release publishes the items and the counters above to the workers
+            // that take the tokens.
+            let pushed = self.queue_tokens(slot, &[token; MAX_TOKENS][..extra]);
             // Tokens that did not fit are not needed (the one we keep processes every item no
             // other token claims); drop their references. Cannot reach zero: ours remains.
             if pushed < extra {
@@ -1683,19 +1670,29 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         }
     }
 
-    /// Queues a body token of the run in `slot` to run on later: the worker's own deque for a
-    /// run of high priority, the run's ring otherwise (or if the deque is full), as
-    /// `enqueue_ready` does, but never parked (see `process_items`); whether it was queued.
-    /// The push's Release carries the items' data and this worker's results to whoever pops
-    /// it, as `fan_out`'s does. (A wake-up while paused finds nothing to do; `resume` wakes
-    /// workers again.)
+    /// Queues a body token of the run in `slot` to run on later (see `queue_tokens`); whether
+    /// it was queued.
     #[inline(never)]
     fn hand_back(&self, slot: usize, body: u32) -> bool {
-        let token = [Entry::new(slot, body, 0, true)];
+        self.queue_tokens(slot, &[Entry::new(slot, body, 0, true)]) == 1
+    }
+
+    /// Queues body tokens of the run in `slot`: the worker's own deque for a run of high
+    /// priority (where idle workers steal them one at a time; a batch popped from a ring could
+    /// take two, and hold the second behind the first), the run's ring otherwise or for what
+    /// does not fit, as `enqueue_ready` does, but never parked (see `process_items`); returns
+    /// how many were queued. The push's Release carries the items' data and this worker's
+    /// results to whoever takes a token. (A wake-up while paused finds nothing to do; `resume`
+    /// wakes workers again.)
+    fn queue_tokens(&self, slot: usize, tokens: &[Entry]) -> usize {
         let level = Self::level(self.runs[slot].flags.load(Relaxed));
-        let queued = (level == 0 && self.local_push(&token) == 1)
-            || self.queues[level].push_slice(&token) == 1;
-        if queued {
+        let local = if level == 0 {
+            self.local_push(tokens)
+        } else {
+            0
+        };
+        let queued = local + self.queues[level].push_slice(&tokens[local..]);
+        if queued > 0 {
             self.hooks.work_available();
         }
         queued
