@@ -759,6 +759,78 @@ fn dropped_handle_detaches_and_its_slot_is_freed() {
     assert_eq!(ran.load(SeqCst), 2 * SLOTS);
 }
 
+/// A one-slot runtime whose task waits on `gate` when its input is below 100 and returns its
+/// input, and that node.
+fn one_slot_runtime(gate: &Gate) -> (Arc<Runtime<u32, u32, ()>>, ringdag::runtime::NodeId) {
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let g = gate.clone();
+    let a = b.task("a", move |cx| {
+        if *cx.input() < 100 {
+            g.wait();
+        }
+        Ok(*cx.input())
+    });
+    let rt = Runtime::builder()
+        .workers(2)
+        .max_runs(1)
+        .build(b.build().unwrap())
+        .unwrap();
+    (Arc::new(rt), a)
+}
+
+#[test]
+fn submit_wait_blocks_until_a_result_is_dropped_then_submits() {
+    let _s = shared();
+    let gate = Gate::default();
+    gate.open();
+    let (rt, a) = one_slot_runtime(&gate);
+    // The only slot is held by a finished run's result.
+    let held = rt.submit(1).unwrap().wait();
+    assert!(matches!(rt.submit(2), Err(SubmitError::Busy(2))));
+    let returned = Arc::new(AtomicBool::new(false));
+    let waiter = {
+        let (rt, returned) = (Arc::clone(&rt), Arc::clone(&returned));
+        thread::spawn(move || {
+            let h = rt.submit_wait(2).expect("submit_wait");
+            returned.store(true, SeqCst);
+            h.wait().value(a)
+        })
+    };
+    // It blocks (no CPU spent spinning) rather than trying again and again...
+    eventually("submit_wait blocked", || rt.metrics().submit_waits >= 1);
+    // ...and cannot have submitted: the slot is still held.
+    assert!(
+        !returned.load(SeqCst),
+        "submit_wait returned with every slot held"
+    );
+    assert_eq!(held.value(a), Some(1));
+    drop(held);
+    let value = within("submit_wait after the result was dropped", move || {
+        waiter.join().unwrap()
+    });
+    assert_eq!(value, Some(2));
+}
+
+#[test]
+fn submit_wait_wakes_for_the_slot_of_a_detached_run() {
+    let _s = shared();
+    let gate = Gate::default();
+    let (rt, a) = one_slot_runtime(&gate);
+    // The only slot: a run blocked in its body, whose handle is dropped (the worker frees the
+    // slot when the run ends).
+    drop(rt.submit(1).unwrap());
+    let waiter = {
+        let rt = Arc::clone(&rt);
+        thread::spawn(move || rt.submit_wait(100).expect("submit_wait").wait().value(a))
+    };
+    eventually("submit_wait blocked", || rt.metrics().submit_waits >= 1);
+    gate.open();
+    let value = within("submit_wait after the detached run ended", move || {
+        waiter.join().unwrap()
+    });
+    assert_eq!(value, Some(100));
+}
+
 /// A waker whose `clone` takes 50 µs (longer than a mutex spins before it sleeps; a real
 /// executor's clone may allocate, and can be preempted); `wake` does nothing. Each `slow_waker(k)` with a new `k`
 /// is a different waker (`will_wake` is false), so every poll clones it.

@@ -18,6 +18,7 @@ use ringdag_core::sched::{
 
 use crate::graph::Graph;
 use crate::sleep::{Sleep, Work};
+use crate::slot_wait::SlotWait;
 use crate::trace::{TraceEvent, TraceLog};
 use crate::waiter::{Finish, Waiter};
 
@@ -51,6 +52,8 @@ pub(crate) struct Inner<I, V, E> {
     run_spans: crate::spans::RunSpans<RunId, Arc<tracing::Span>>,
     /// Idle workers' parking and waking (`sleep.rs`).
     pub(crate) sleep: Sleep,
+    /// Where `submit_wait` waits for a run slot (`slot_wait.rs`).
+    pub(crate) slot_wait: SlotWait,
     pub(crate) lifecycle: AtomicU8,
     pub(crate) clock: Instant,
     pub(crate) batch: usize,
@@ -149,6 +152,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             #[cfg(feature = "tracing")]
             run_spans: crate::spans::RunSpans::new(cfg.runs),
             sleep: Sleep::new(),
+            slot_wait: SlotWait::new(),
             lifecycle: AtomicU8::new(RUNNING),
             clock: Instant::now(),
             batch: cfg.batch,
@@ -245,6 +249,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
                 .unwrap_or_else(|e| e.into_inner())
                 .clear();
             drop(done);
+            self.slot_wait.slot_freed();
         }
     }
 

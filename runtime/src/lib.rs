@@ -20,13 +20,14 @@ mod graph;
 mod inner;
 mod runtime;
 mod sleep;
+mod slot_wait;
 #[cfg(any(feature = "tracing", test))]
 mod spans;
 mod trace;
 mod waiter;
 
-/// The synchronisation types `sleep.rs` and `waiter.rs` are written over (loom's in their
-/// model tests).
+/// The synchronisation types `sleep.rs`, `slot_wait.rs` and `waiter.rs` are written over
+/// (loom's in their model tests).
 mod shim {
     pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};

@@ -268,6 +268,9 @@ pub struct Metrics {
     pub parks: u64,
     /// Times a submit or a worker woke a parked worker.
     pub wakes: u64,
+    /// Blocking waits in [`Runtime::submit_wait`]: each one lasts until a run slot is freed,
+    /// or up to 1 ms (a submitter held back for long counts up to 1 000 a second).
+    pub submit_waits: u64,
     /// Time since the runtime started.
     pub uptime: Duration,
     /// `counters.tasks_run` per second of uptime.
@@ -293,6 +296,8 @@ pub struct Metrics {
 ///   worker is in such a body: nothing is left to run the runs they wait for (with one worker,
 ///   a single such body does it);
 /// - a body that waits for its own run;
+/// - a body in [`Runtime::submit_wait`] while every run slot is held by runs that need a
+///   worker, and every worker is in such a body;
 /// - dropping the runtime (which joins the workers, after their running bodies return) on a
 ///   thread that a running body waits for.
 ///
@@ -393,23 +398,43 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
         }
     }
 
-    /// Submits, waiting (yielding the thread) while the runtime is busy.
+    /// Submits, waiting while the runtime is busy (every run slot taken, or the task ring
+    /// full).
     ///
-    /// It spins (with `yield_now`) until a run slot and ring space are free: if the calling
-    /// thread itself holds [`RunHandle`]s or results for every run slot, it never returns.
+    /// It tries again at once a few times, yielding the thread in between; then it blocks
+    /// until a run slot is freed (a [`RunResult`] dropped, or the result of a run whose
+    /// handle was dropped discarded), and tries again. A full task ring sends no wake-up (its
+    /// entries drain as workers pop them): a blocked submitter also tries again after a
+    /// timeout, 50 µs at first, doubling up to 1 ms. So a waiting submitter uses no CPU
+    /// between tries. [`Metrics::submit_waits`] counts the times a submitter blocked.
+    ///
+    /// If the calling thread itself holds [`RunHandle`]s or results for every run slot, it
+    /// never returns (it tries again every millisecond). Called from a node body, it holds
+    /// that worker while it waits (see "Blocking in bodies" in the [`Runtime`] docs).
     ///
     /// # Errors
     ///
     /// [`SubmitError::ShutDown`] or [`SubmitError::EmptyGraph`]; never `Busy`.
     pub fn submit_wait(&self, mut input: I) -> Result<RunHandle<I, V, E>, SubmitError<I>> {
+        /// Tries that only yield before the first blocking wait.
+        const QUICK_TRIES: u32 = 16;
+        let mut busy = 0u32;
         loop {
+            // Past the quick tries, count in as waiting before the try: a slot freed between
+            // this try and the wait below then ends the wait at once (`slot_wait.rs`).
+            let waiting = (busy >= QUICK_TRIES).then(|| self.inner.slot_wait.enter());
             match self.submit(input) {
-                Err(SubmitError::Busy(i)) => {
-                    input = i;
-                    std::thread::yield_now();
-                }
+                Err(SubmitError::Busy(i)) => input = i,
                 other => return other,
             }
+            match waiting {
+                None => std::thread::yield_now(),
+                Some(w) => {
+                    let doublings = (busy - QUICK_TRIES).min(5);
+                    w.wait(Duration::from_micros(50 << doublings).min(Duration::from_millis(1)));
+                }
+            }
+            busy = busy.saturating_add(1);
         }
     }
 
@@ -454,6 +479,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
             workers: self.inner.workers,
             parks: self.inner.sleep.parks.load(Ordering::Relaxed),
             wakes: self.inner.sleep.wakes.load(Ordering::Relaxed),
+            submit_waits: self.inner.slot_wait.blocked.load(Ordering::Relaxed),
             uptime,
             tasks_per_second: counters.tasks_run as f64 / uptime.as_secs_f64().max(1e-9),
             trace_dropped: self.inner.trace.dropped(),
@@ -777,5 +803,6 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Drop
             .clear();
         // SAFETY: as in `with`; dropping the handle frees the slot, exactly once.
         drop(unsafe { Finished::from_raw(self.inner.engine(), self.id) });
+        self.inner.slot_wait.slot_freed();
     }
 }

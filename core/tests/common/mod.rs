@@ -1,5 +1,6 @@
 //! Helpers shared by the loom models: `loom_ring`, `loom_spsc`, `loom_deque`, `loom_sched`
-//! here, and the runtime's `loom_park` and `loom_waiter` (which include this file).
+//! here, and the runtime's `loom_park`, `loom_waiter` and `loom_slot_wait` (which include
+//! this file).
 //!
 //! loom 0.7's partial-order reduction skips some interleavings, so a model records its
 //! outcomes across all runs and asserts that the interesting ones were reached.
