@@ -8,6 +8,9 @@
 //!     200 samples with 5 ms of idleness before each.
 //! (c) CPU time used while the only work is a retry waiting out a 1 s back-off, in a graph
 //!     of 64 Ki nodes (what idle workers spend looking for due retries).
+//! (d) CPU time used by a submitter held back: `submit_wait` in a loop for 1 s against a
+//!     runtime whose 4 run slots are always taken (each run's one node sleeps 2 ms), from the
+//!     submitting thread's `/proc/thread-self/schedstat`.
 //!
 //! Linux only (reads `/proc`). Run: `cargo run --release --example idle_and_wake`
 //! (options: `--workers N`, `--samples N`, `--park` for `IdleStrategy::Park`).
@@ -45,6 +48,12 @@ fn schedstat_ns() -> Option<u64> {
         }
     }
     Some(total)
+}
+
+/// Nanoseconds on CPU of the calling thread (/proc/thread-self/schedstat).
+fn thread_schedstat_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
 }
 
 /// Prints the CPU time between two [`schedstat_ns`] readings taken `wall` apart.
@@ -190,5 +199,36 @@ fn main() {
         n1,
         wall,
         &format!(" ({outcome:?})"),
+    );
+
+    // (d) A submitter held back by `submit_wait`: every run slot is taken, the handles are
+    // dropped at once (each run frees its slot when its node returns).
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    b.task("sleepy", |cx| {
+        thread::sleep(Duration::from_millis(2));
+        Ok(*cx.input())
+    });
+    let rt = Runtime::builder()
+        .workers(workers)
+        .idle_strategy(idle)
+        .max_runs(4)
+        .build(b.build().expect("graph"))
+        .expect("runtime");
+    let (n0, wall) = (thread_schedstat_ns(), Instant::now());
+    let mut submitted = 0u32;
+    while wall.elapsed() < Duration::from_secs(1) {
+        drop(rt.submit_wait(submitted).expect("submit_wait"));
+        submitted += 1;
+    }
+    let (n1, wall) = (thread_schedstat_ns(), wall.elapsed());
+    print_cpu(
+        "held-back submitter CPU       ",
+        n0,
+        n1,
+        wall,
+        &format!(
+            " ({submitted} runs submitted, {} blocking waits)",
+            rt.metrics().submit_waits
+        ),
     );
 }
