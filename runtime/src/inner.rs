@@ -12,8 +12,8 @@ use std::time::Instant;
 use ringdag_core::dag::NodeId;
 use ringdag_core::ring::RingBuffer;
 use ringdag_core::sched::{
-    Bodies, Context, Engine, Entry, Failure, Hooks, ItemCell, NodeCell, Queue, RunId, RunSlot,
-    Shared, WorkerDeque,
+    Bodies, Context, Engine, Entry, Failure, Finished, Hooks, ItemCell, NodeCell, Queue, RunId,
+    RunSlot, Shared, WorkerDeque,
 };
 
 use crate::graph::Graph;
@@ -244,13 +244,20 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
     /// Frees the slot of a finished run whose handle is gone.
     fn discard(&self, id: RunId) {
         if let Some(done) = self.engine().take(id) {
-            self.panics[id.slot()]
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
-            drop(done);
-            self.slot_wait.slot_freed();
+            self.free_slot(done);
         }
+    }
+
+    /// Frees the slot of a taken run (`RunResult`'s drop, `discard`): clears its panic
+    /// records, drops `done` (the engine frees the slot), then wakes a submitter waiting in
+    /// `submit_wait` for a slot.
+    pub(crate) fn free_slot(&self, done: Finished<'_, I, V, E>) {
+        self.panics[done.id().slot()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        drop(done);
+        self.slot_wait.slot_freed();
     }
 
     /// Opens the `run` span of a run the engine just accepted (on the submitting thread,

@@ -797,12 +797,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Drop
     for RunResult<I, V, E>
 {
     fn drop(&mut self) {
-        self.inner.panics[self.id.slot()]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
         // SAFETY: as in `with`; dropping the handle frees the slot, exactly once.
-        drop(unsafe { Finished::from_raw(self.inner.engine(), self.id) });
-        self.inner.slot_wait.slot_freed();
+        let done = unsafe { Finished::from_raw(self.inner.engine(), self.id) };
+        self.inner.free_slot(done);
     }
 }
