@@ -14,6 +14,10 @@
 //! Read the results as ratios within one run, not as absolute times.
 //!
 //! Run: `cargo bench --bench ring_peers`.
+//!
+//! Scaling mode: `RING_PEERS_MPMC=1,2,4,8 cargo bench --bench ring_peers` skips criterion and
+//! runs the MPMC queues with 1, 2, 4 and 8 producers and as many consumers, printing median
+//! M items/s as a markdown table (`RING_PEERS_RUNS` runs each, default 5).
 
 use core::hint::black_box;
 use core::time::Duration;
@@ -23,9 +27,7 @@ use std::thread;
 use std::time::Instant;
 
 use criterion::measurement::WallTime;
-use criterion::{
-    criterion_group, criterion_main, BenchmarkGroup, Criterion, SamplingMode, Throughput,
-};
+use criterion::{criterion_group, BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use ringdag::ring::{spsc, RingBuffer};
 
 const CAP: usize = 8192;
@@ -502,37 +504,40 @@ fn spsc_2threads(c: &mut Criterion) {
 // ---------------------------------------------------------------------------------------------
 // (e) two producers, two consumers
 
-/// Two producer threads push `n / 2` values each and two consumer threads pop `n / 2` each;
-/// returns the time from the first thread's start to the last thread's end (each thread
-/// reads the clock itself, so a preempted coordinator cannot shorten the measurement).
-fn run_mpmc<Q: Sync + ?Sized>(
+/// `k` producer threads push `n / k` values each and `k` consumer threads pop `n / k` each
+/// (`n` a multiple of `k`); returns the time from the first thread's start to the last
+/// thread's end (each thread reads the clock itself, so a preempted coordinator cannot
+/// shorten the measurement). Every value is checked to arrive once, by its sum.
+fn run_mpmc_k<Q: Sync + ?Sized>(
+    k: u64,
     n: u64,
     q: &Q,
     push: impl Fn(&Q, u64) -> bool + Sync,
     pop: impl Fn(&Q) -> Option<u64> + Sync,
 ) -> Duration {
-    let start = Barrier::new(4);
-    let half = n / 2;
+    let start = Barrier::new(2 * k as usize);
+    let share = n / k;
+    assert_eq!(share * k, n, "n must be a multiple of k");
     thread::scope(|s| {
         let mut threads = Vec::new();
-        for id in 0..2u64 {
+        for id in 0..k {
             let (start, push) = (&start, &push);
             threads.push(s.spawn(move || {
                 start.wait();
                 let t = Instant::now();
-                for i in 0..half {
-                    push_wait(&mut &*q, id * half + i, |q, v| push(*q, v));
+                for i in 0..share {
+                    push_wait(&mut &*q, id * share + i, |q, v| push(*q, v));
                 }
                 (t, Instant::now(), 0u64)
             }));
         }
-        for _ in 0..2 {
+        for _ in 0..k {
             let (start, pop) = (&start, &pop);
             threads.push(s.spawn(move || {
                 start.wait();
                 let t = Instant::now();
                 let mut sum = 0u64;
-                for _ in 0..half {
+                for _ in 0..share {
                     sum = sum.wrapping_add(pop_wait(&mut &*q, |q| pop(*q)));
                 }
                 (t, Instant::now(), sum)
@@ -545,6 +550,16 @@ fn run_mpmc<Q: Sync + ?Sized>(
         let last = spans.iter().map(|s| s.1).max().unwrap();
         last - first
     })
+}
+
+/// Two producers and two consumers (the criterion workload).
+fn run_mpmc<Q: Sync + ?Sized>(
+    n: u64,
+    q: &Q,
+    push: impl Fn(&Q, u64) -> bool + Sync,
+    pop: impl Fn(&Q) -> Option<u64> + Sync,
+) -> Duration {
+    run_mpmc_k(2, n, q, push, pop)
 }
 
 fn mpmc_2p2c(c: &mut Criterion) {
@@ -606,4 +621,66 @@ fn mpmc_2p2c(c: &mut Criterion) {
 }
 
 criterion_group!(benches, pair, burst128, batch128, spsc_2threads, mpmc_2p2c);
-criterion_main!(benches);
+
+/// Scaling mode (`RING_PEERS_MPMC=1,2,4,8`): `k` producers and `k` consumers for each `k`,
+/// every MPMC queue in turn, plain timing; prints the median M items/s of
+/// `RING_PEERS_RUNS` runs (default 5) as a markdown table. Each run moves `MPMC_ITEMS * 4`
+/// values (rounded down to a multiple of `k`) and checks their sum.
+fn mpmc_scaling(list: &str) {
+    let ks: Vec<u64> = list
+        .split(',')
+        .map(|t| match t.trim().parse() {
+            Ok(k) if k > 0 => k,
+            _ => panic!("RING_PEERS_MPMC={list}: want thread pairs like 1,2,4,8"),
+        })
+        .collect();
+    let runs: usize = match std::env::var("RING_PEERS_RUNS") {
+        Ok(r) => r.trim().parse().expect("RING_PEERS_RUNS: a number of runs"),
+        Err(_) => 5,
+    };
+    let median = |k: u64, one: &dyn Fn(u64) -> Duration| {
+        let n = (MPMC_ITEMS * 4) / k * k;
+        one(n); // warm-up, untimed
+        let mut rates: Vec<f64> = (0..runs.max(1))
+            .map(|_| n as f64 / one(n).as_secs_f64() / 1e6)
+            .collect();
+        rates.sort_by(f64::total_cmp);
+        rates[rates.len() / 2]
+    };
+    println!("| producers x consumers | ringdag `RingBuffer` | crossbeam `ArrayQueue` | heapless mpmc | crossbeam-channel |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    let ours = Box::new(Ours::new());
+    let aq = crossbeam_queue::ArrayQueue::<u64>::new(CAP);
+    let hm = heapless_mpmc();
+    let cc = crossbeam_channel::bounded::<u64>(CAP);
+    for k in ks {
+        let a = median(k, &|n| {
+            run_mpmc_k(k, n, &*ours, |q, v| q.push(v).is_ok(), |q| q.pop())
+        });
+        let b = median(k, &|n| {
+            run_mpmc_k(k, n, &aq, |q, v| q.push(v).is_ok(), |q| q.pop())
+        });
+        let c = median(k, &|n| {
+            run_mpmc_k(k, n, &*hm, |q, v| q.enqueue(v).is_ok(), |q| q.dequeue())
+        });
+        let d = median(k, &|n| {
+            run_mpmc_k(
+                k,
+                n,
+                &cc,
+                |q, v| q.0.try_send(v).is_ok(),
+                |q| q.1.try_recv().ok(),
+            )
+        });
+        println!("| {k} x {k} | {a:.1} | {b:.1} | {c:.1} | {d:.1} |");
+    }
+}
+
+fn main() {
+    if let Ok(list) = std::env::var("RING_PEERS_MPMC") {
+        mpmc_scaling(&list);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
