@@ -5,7 +5,9 @@
 //! - `burst128`: 128 pushes then 128 pops, single thread;
 //! - `batch128`: 128 values in and out through each ring's slice/chunk API, single thread;
 //! - `spsc_2threads`: one producer thread and one consumer thread move `SPSC_ITEMS` values;
-//! - `mpmc_2p2c`: two producers and two consumers move `MPMC_ITEMS` values in total.
+//! - `mpmc_2p2c`: two producers and two consumers move `MPMC_ITEMS` values in total;
+//! - `shared_pairs_2threads`: two threads each push one value then pop one, `SHARED_PAIRS`
+//!   times, on a queue kept half full, so both compete for both ends on every operation.
 //!
 //! Peers: crossbeam `ArrayQueue`, `rtrb`, `heapless::mpmc` (feature `mpmc_large`),
 //! `heapless::spsc`, `std::sync::mpsc::sync_channel`, crossbeam-channel `bounded`.
@@ -620,7 +622,131 @@ fn mpmc_2p2c(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pair, burst128, batch128, spsc_2threads, mpmc_2p2c);
+// ---------------------------------------------------------------------------------------------
+// (f) two threads sharing both ends: each pushes then pops, on a ring kept half full
+
+/// Pairs per thread per iteration of `shared_pairs` (smaller in unoptimised test runs).
+const SHARED_PAIRS: u64 = if cfg!(debug_assertions) {
+    1 << 12
+} else {
+    1 << 19
+};
+
+/// Two threads each push one value then pop one, `pairs` times, on a queue holding `CAP / 2`
+/// values at the start, so that neither side finds it full or empty and both compete for
+/// both cursors on every operation. Returns the time from the first thread's start to the
+/// last thread's end. (The group checks afterwards that each queue still holds `CAP / 2`
+/// values; `tests/ring_stress.rs` checks contents under contention.)
+fn run_shared_pairs<Q: Sync + ?Sized>(
+    pairs: u64,
+    q: &Q,
+    push: impl Fn(&Q, u64) -> bool + Sync,
+    pop: impl Fn(&Q) -> Option<u64> + Sync,
+) -> Duration {
+    let start = Barrier::new(2);
+    let spans: Vec<(Instant, Instant, u64)> = thread::scope(|s| {
+        let threads: Vec<_> = (0..2u64)
+            .map(|id| {
+                let (start, push, pop) = (&start, &push, &pop);
+                s.spawn(move || {
+                    start.wait();
+                    let t = Instant::now();
+                    let mut sum = 0u64;
+                    for i in 0..pairs {
+                        push_wait(&mut &*q, id * pairs + i, |q, v| push(*q, v));
+                        sum = sum.wrapping_add(pop_wait(&mut &*q, |q| pop(*q)));
+                    }
+                    (t, Instant::now(), sum)
+                })
+            })
+            .collect();
+        threads.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // Each thread popped as many values as it pushed, so the queue holds as many as before;
+    // which values may differ (this iteration's replaced older ones).
+    let popped: u64 = spans.iter().map(|s| s.2).fold(0, u64::wrapping_add);
+    let first = spans.iter().map(|s| s.0).min().unwrap();
+    let last = spans.iter().map(|s| s.1).max().unwrap();
+    black_box(popped);
+    last - first
+}
+
+fn shared_pairs(c: &mut Criterion) {
+    let mut group = c.benchmark_group("shared_pairs_2threads");
+    configure(&mut group);
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(20);
+    group.throughput(Throughput::Elements(2 * SHARED_PAIRS));
+    let n = SHARED_PAIRS;
+    let timed = |iters: u64, mut one: Box<dyn FnMut() -> Duration + '_>| {
+        (0..iters).map(|_| one()).sum::<Duration>()
+    };
+    let half = CAP as u64 / 2;
+
+    let ours = Box::new(Ours::new());
+    (0..half).for_each(|v| ours.push(v).unwrap());
+    group.bench_function("ringdag_RingBuffer", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| run_shared_pairs(n, &*ours, |q, v| q.push(v).is_ok(), |q| q.pop())),
+            )
+        })
+    });
+    assert_eq!(ours.len() as u64, half);
+    let aq = crossbeam_queue::ArrayQueue::<u64>::new(CAP);
+    (0..half).for_each(|v| aq.push(v).unwrap());
+    group.bench_function("crossbeam_ArrayQueue", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| run_shared_pairs(n, &aq, |q, v| q.push(v).is_ok(), |q| q.pop())),
+            )
+        })
+    });
+    assert_eq!(aq.len() as u64, half);
+    let hm = heapless_mpmc();
+    (0..half).for_each(|v| assert!(hm.enqueue(v).is_ok()));
+    group.bench_function("heapless_mpmc", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| {
+                    run_shared_pairs(n, &*hm, |q, v| q.enqueue(v).is_ok(), |q| q.dequeue())
+                }),
+            )
+        })
+    });
+    let cc = crossbeam_channel::bounded::<u64>(CAP);
+    (0..half).for_each(|v| cc.0.try_send(v).unwrap());
+    group.bench_function("crossbeam_channel", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                Box::new(|| {
+                    run_shared_pairs(
+                        n,
+                        &cc,
+                        |q, v| q.0.try_send(v).is_ok(),
+                        |q| q.1.try_recv().ok(),
+                    )
+                }),
+            )
+        })
+    });
+    assert_eq!(cc.0.len() as u64, half);
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    pair,
+    burst128,
+    batch128,
+    spsc_2threads,
+    mpmc_2p2c,
+    shared_pairs
+);
 
 /// Scaling mode (`RING_PEERS_MPMC=1,2,4,8`): `k` producers and `k` consumers for each `k`,
 /// every MPMC queue in turn, plain timing; prints the median M items/s of

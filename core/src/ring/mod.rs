@@ -35,6 +35,14 @@
 //! made no progress, but not a wait for another thread. They are safe to call from an
 //! interrupt handler.
 //!
+//! A claim that lost a race (another thread took the position it was about to take) backs
+//! off before it tries again: `2^k` `core::hint::spin_loop` hints after its `k + 1`-th lost
+//! race in the same call, at most 64, as crossbeam's `ArrayQueue` does. That is contention
+//! management, not waiting: it happens only after another thread made progress, it is
+//! bounded per attempt, and a full or empty ring still fails at once. Without it, two
+//! threads hammering one cursor kept stealing its cache line from each other (see the
+//! README's "Rings" for the measurement).
+//!
 //! The price of never waiting: a thread that is preempted (or interrupted) **between its claim
 //! and its publication** makes that slot unavailable to the other side until it resumes.
 //! Consumers then see `Empty` at that slot even if later slots are already published, and
