@@ -635,8 +635,9 @@ const SHARED_PAIRS: u64 = if cfg!(debug_assertions) {
 /// Two threads each push one value then pop one, `pairs` times, on a queue holding `CAP / 2`
 /// values at the start, so that neither side finds it full or empty and both compete for
 /// both cursors on every operation. Returns the time from the first thread's start to the
-/// last thread's end. (The group checks afterwards that each queue still holds `CAP / 2`
-/// values; `tests/ring_stress.rs` checks contents under contention.)
+/// last thread's end. (The group checks afterwards that ringdag's ring, `ArrayQueue` and the
+/// channel still hold `CAP / 2` values; `heapless::mpmc` has no `len`. `tests/ring_stress.rs`
+/// checks contents under contention.)
 fn run_shared_pairs<Q: Sync + ?Sized>(
     pairs: u64,
     q: &Q,

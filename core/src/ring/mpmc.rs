@@ -14,21 +14,31 @@ const EMPTY: usize = 0;
 /// Slot state in the low bit of a stamp: the slot holds a published value.
 const FULL: usize = 1;
 
-/// After the `k`-th lost race in one claim, the claim waits `2^min(k - 1, BACKOFF_LIMIT)`
-/// `spin_loop` hints before it tries again (see [`contention_backoff`]): at most 64, as
-/// crossbeam's `Backoff::spin`.
+/// After the `k`-th lost race a claim detects in one call, it waits
+/// `2^min(k - 1, BACKOFF_LIMIT)` `spin_loop` hints before it tries again (see
+/// [`contention_backoff`]): 1, 2, 4, ... and at most 64, as crossbeam's `Backoff::spin`.
 const BACKOFF_LIMIT: u32 = 6;
 
 /// Backs off after a lost race for a cursor: another thread claimed the position we were
 /// about to claim, so the ring made progress, and trying again at once would only pull the
-/// contended cache lines (the cursor, the slot) back while the winner still needs them.
-/// Bounded (at most `2^BACKOFF_LIMIT` hints per attempt) and it waits for no thread: the
-/// operation stays lock-free, and a full or empty ring still fails at once.
+/// contended cache lines (the cursor, the slot) back while the winner may still need them.
 ///
-/// Measured: two threads on 2 cores each pushing and popping on one ring ran at 4 to 21
-/// million pairs per second without it and 8 to 128 with it (crossbeam's `ArrayQueue`, which
-/// backs off the same way, 10 to 117; bimodal), see the README's "Rings".
-#[inline(always)]
+/// At most `2^BACKOFF_LIMIT` hints per lost race, and it waits for no thread: a full or
+/// empty ring still fails at once, and the operation stays lock-free (as before, the number
+/// of lost races in one call is not bounded: each is another thread's success). One lost
+/// position can be detected twice (a failed compare-exchange, then the stale position it
+/// returned), which moves the next wait one step up. On one core (firmware), a race is lost
+/// only to an interrupt handler that preempted the claim; then the first wait is one hint.
+///
+/// Measured (a pair is one push and one pop): two threads on 2 cores each pushing and
+/// popping on one ring ran at 4 to 21 million pairs per second without it and 8 to 128 with
+/// it (crossbeam's `ArrayQueue`, which backs off the same way, 10 to 117; bimodal), see the
+/// README's "Rings".
+///
+/// Out of line and cold: the uncontended path keeps only the call, and an inlined `claim`
+/// does not carry three copies of the loop.
+#[cold]
+#[inline(never)]
 fn contention_backoff(step: &mut u32) {
     for _ in 0..1u32 << *step {
         core::hint::spin_loop();
