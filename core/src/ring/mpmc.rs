@@ -18,6 +18,8 @@ const FULL: usize = 1;
 /// `2^min(k - 1, BACKOFF_LIMIT)` `spin_loop` hints before it tries again (see
 /// [`contention_backoff`]): 1, 2, 4, ... and at most 64, as crossbeam's `Backoff::spin`.
 const BACKOFF_LIMIT: u32 = 6;
+// `contention_backoff` shifts a `u32` by up to `BACKOFF_LIMIT`.
+const _: () = assert!(BACKOFF_LIMIT < u32::BITS);
 
 /// Backs off after a lost race for a cursor: another thread claimed the position we were
 /// about to claim, so the ring made progress, and trying again at once would only pull the
