@@ -1,7 +1,8 @@
 //! Property test of the std runtime against a sequential model: random DAGs (up to 64 nodes,
 //! random forward edges, some conditions with labelled and default branches) run on real
 //! threads with 1, 2, 4 and 8 workers (8 oversubscribes the test machine), small and large
-//! task rings, both priorities and several batch sizes.
+//! task rings, both priorities and several batch sizes. One worker with a large ring runs
+//! serially (`Builder::workers`), with a small one by readiness counting, as more workers do.
 //!
 //! For every run, checked through per-run counters and stamps captured by the node closures:
 //! every node that the model says runs executes exactly once, every other node never; a node
@@ -221,6 +222,9 @@ fn check(spec: &Spec, salt: u64, cfg: &Config) -> Result<(), TestCaseError> {
         builder = builder.ring_capacity(64);
     }
     let rt = builder.build(build(spec, &probe)).unwrap();
+    // One worker with room in the ring for every run's turn runs serially (tasks and
+    // conditions only here): both modes are checked against the model.
+    prop_assert_eq!(rt.runs_serially(), cfg.workers == 1 && !cfg.small_ring);
     let verdict = run_and_verify(&rt, spec, salt, &probe);
     if verdict.is_err() {
         // A run that never ends (an entry lost by a bug) would hang the runtime's drop, which

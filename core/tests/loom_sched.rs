@@ -955,3 +955,106 @@ fn a_sweep_s_stale_claim_does_not_skip_the_next_run_s_back_off() {
         !p && t == 1
     });
 }
+
+/// a -> b -> j, a -> j: `j` reads both values.
+static SERIAL_DAG: Dag<u32, u32, (), 4, 4> = Dag::new_or_panic(
+    DagBuilder::new()
+        .task("a", leaf)
+        .task("b", leaf)
+        .task("j", join)
+        .edge("a", "b")
+        .edge("a", "j")
+        .edge("b", "j")
+        .build(),
+);
+
+/// A serial run (`Engine::with_serial`; under loom a turn is one node) submitted through a
+/// serial engine, stepped by two workers with deques at once: the run's token goes back to
+/// the deque of whoever ran the last node after each node, where the other worker may steal
+/// it. Every node runs once, in order, with its predecessors' values visible to whoever
+/// holds the token next (the thief's reads are ordered after the previous holder's writes by
+/// the deque), and the run completes once. The main thread then finishes what is left.
+#[test]
+fn serial_token_moves_between_workers_with_the_values() {
+    use ringdag_core::sched::{SerialPlan, WorkerDeque};
+    let outcomes = explore(|| {
+        let tm: Arc<TaskManager<'static, u32, u32, (), 4, 4, 1, 0, 4>> =
+            Arc::new(TaskManager::new(&SERIAL_DAG));
+        let deques: Arc<[WorkerDeque; 2]> = Arc::new([WorkerDeque::new(), WorkerDeque::new()]);
+        let plan = SerialPlan::of(&SERIAL_DAG.view());
+        assert!(plan.index_order && SERIAL_DAG.view().runs_serially());
+        let id = tm.engine().with_serial(true, plan).submit(100).unwrap();
+        let (per_worker, rest) = two_workers_then_main(&tm, &deques);
+        assert_eq!(per_worker.iter().sum::<usize>() + rest, 3);
+        let done = tm.poll().expect("the run completed");
+        assert_eq!(done.id(), id);
+        assert_eq!(done.outcome(), Ok(()));
+        assert_eq!(done.value(NodeId::from_index(0)), Some(101));
+        assert_eq!(done.value(NodeId::from_index(1)), Some(102));
+        assert_eq!(done.value(NodeId::from_index(2)), Some(2030));
+        assert_eq!(tm.counters().tasks_run, 3);
+        assert_eq!(tm.counters().runs_completed, 1);
+        drop(done);
+        assert!(tm.poll().is_none());
+        assert!(deques.iter().all(|d| d.is_empty()));
+        (per_worker[0].min(per_worker[1]), rest)
+    });
+    assert_reached(
+        &outcomes,
+        "both workers ran a node of the run",
+        |&(min, _)| min > 0,
+    );
+}
+
+/// A worker steps a serial run (one node per turn under loom) while the main thread cancels
+/// it. The run ends once, `Ok` with every node run or `Cancelled` with the nodes that ran a
+/// prefix of the order; the worker never starts a node once it has seen the cancel.
+#[test]
+fn cancel_races_a_serial_run() {
+    use ringdag_core::sched::SerialPlan;
+    let outcomes = explore(|| {
+        let tm: Arc<TaskManager<'static, u32, u32, (), 4, 4, 1, 0, 4>> =
+            Arc::new(TaskManager::new(&SERIAL_DAG));
+        let plan = SerialPlan::of(&SERIAL_DAG.view());
+        let id = tm.engine().with_serial(true, plan).submit(100).unwrap();
+        let worker = {
+            let tm = tm.clone();
+            thread::spawn(move || {
+                let mut n = 0;
+                loop {
+                    let k = tm.step();
+                    if k == 0 {
+                        break n;
+                    }
+                    n += k;
+                }
+            })
+        };
+        let cancelled = tm.cancel(id).is_ok();
+        let ran_by_worker = worker.join().unwrap();
+        // Whatever the worker left (a turn it had not taken when it found nothing else).
+        while tm.step() > 0 {}
+        let done = tm.poll().expect("the run completed");
+        assert_eq!(done.id(), id);
+        let ran: Vec<bool> = (0..3).map(|v| done.ran(NodeId::from_index(v))).collect();
+        assert!(
+            ran.windows(2).all(|w| w[0] || !w[1]),
+            "not a prefix of the order: {ran:?}"
+        );
+        let count = ran.iter().filter(|&&r| r).count();
+        match done.outcome() {
+            Ok(()) => assert_eq!(count, 3),
+            Err(RunError::Cancelled) => assert!(cancelled),
+            other => panic!("unexpected outcome {other:?}"),
+        }
+        assert_eq!(tm.counters().tasks_run, count);
+        drop(done);
+        assert!(tm.poll().is_none());
+        let _ = ran_by_worker;
+        (cancelled, count)
+    });
+    assert_reached(&outcomes, "cancelled before the last node", |&(c, n)| {
+        c && n < 3
+    });
+    assert_reached(&outcomes, "finished before the cancel", |&(_, n)| n == 3);
+}

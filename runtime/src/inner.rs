@@ -13,7 +13,7 @@ use ringdag_core::dag::NodeId;
 use ringdag_core::ring::RingBuffer;
 use ringdag_core::sched::{
     Bodies, Context, Engine, Entry, Failure, Finished, Hooks, ItemCell, NodeCell, Queue, RunId,
-    RunSlot, Shared, WorkerDeque,
+    RunSlot, SerialPlan, Shared, WorkerDeque,
 };
 
 use crate::graph::Graph;
@@ -59,6 +59,10 @@ pub(crate) struct Inner<I, V, E> {
     pub(crate) batch: usize,
     pub(crate) spins: u32,
     pub(crate) workers: usize,
+    /// Runs execute serially (one worker, a graph of plain tasks: see `Builder::workers`).
+    pub(crate) serial: bool,
+    /// What the serial loop may skip reading for this graph.
+    pub(crate) plan: SerialPlan,
     pub(crate) trace: TraceLog,
 }
 
@@ -158,6 +162,11 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             batch: cfg.batch,
             spins: cfg.spins,
             workers: cfg.workers,
+            // One worker runs a run's nodes one at a time whatever their order: the DAG's
+            // topological order is the cheapest. The rings (one token per run in flight, and
+            // nothing else in them then) always have room for every run's token.
+            serial: cfg.workers == 1 && graph.view().runs_serially() && cfg.ring >= cfg.runs,
+            plan: SerialPlan::of(&graph.view()),
             trace: TraceLog::new(cfg.trace),
             graph,
         })
@@ -181,7 +190,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
                 &self.shared,
             )
         };
-        engine.with_hooks(self)
+        engine.with_hooks(self).with_serial(self.serial, self.plan)
     }
 
     /// Entries in the workers' deques (a snapshot).

@@ -94,6 +94,16 @@ impl Default for Builder {
 
 impl Builder {
     /// Worker threads. Default: one per logical CPU ([`crate::default_workers`]).
+    ///
+    /// With one worker (the default on a one-CPU machine), a graph of tasks and conditions
+    /// whose retries have no back-off runs **serially**: each run's nodes execute one after
+    /// the other in the graph's topological order (index order where every edge goes from a
+    /// lower index to a higher one), with no readiness counters or ready queues. One worker
+    /// runs one node at a time in any order; this one costs least. Runs in flight take turns
+    /// every 64 nodes, and `cancel`, deadlines, timeouts, retries, panics and shutdown
+    /// behave as with several workers. Not for graphs with iterators or retry back-offs, nor
+    /// when [`ring_capacity`](Self::ring_capacity) is below [`max_runs`](Self::max_runs)
+    /// (each run's turn goes back through a ring): those run as with several workers.
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = Some(n);
         self
@@ -446,6 +456,12 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
     /// Worker threads.
     pub fn workers(&self) -> usize {
         self.threads.len()
+    }
+
+    /// Whether runs execute serially, in the graph's topological order (one worker and a
+    /// graph that allows it: see [`Builder::workers`]).
+    pub fn runs_serially(&self) -> bool {
+        self.inner.serial
     }
 
     /// Stops workers from starting nodes and iterator items (running ones finish, and a

@@ -276,6 +276,32 @@ pub const fn compile(
             a += 1;
         }
     }
+    if tail == n {
+        // Where every edge goes from a lower index to a higher one (a generated graph, or one
+        // declared in order), the index order is a topological order too, and the one a
+        // serial run walks memory in: the nodes' descriptions and cells one after the other.
+        let mut forward = true;
+        let mut v = 0;
+        while v < n && forward {
+            let s = buf.succ_span[v];
+            let mut a = s.start as usize;
+            while a < (s.start + s.len) as usize {
+                if buf.succ[a].to as usize <= v {
+                    forward = false;
+                    break;
+                }
+                a += 1;
+            }
+            v += 1;
+        }
+        if forward {
+            let mut v = 0;
+            while v < n {
+                buf.topo[v] = v as u32;
+                v += 1;
+            }
+        }
+    }
     if tail < n {
         // Every unsorted node has an unsorted predecessor; walking predecessors n times from
         // one of them must end on a cycle.

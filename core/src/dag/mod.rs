@@ -498,7 +498,8 @@ pub struct DagView<'a> {
     pub pred_span: &'a [Span],
     /// Predecessors (CSR).
     pub pred: &'a [u32],
-    /// A topological order of all nodes.
+    /// A topological order of all nodes: the index order where every edge goes from a lower
+    /// index to a higher one, otherwise the order of Kahn's algorithm (roots first).
     pub topo: &'a [u32],
     /// Nodes with no predecessors that are not iterator bodies: where a run starts.
     pub roots: &'a [u32],
@@ -535,6 +536,16 @@ impl DagView<'_> {
     #[inline(always)]
     pub fn predecessors(&self, node: u32) -> &[u32] {
         &self.pred[self.pred_span[node as usize].range()]
+    }
+
+    /// Whether a run of this DAG can execute serially, in [`topo`](Self::topo) order without
+    /// readiness counting: every node is a [`NodeKind::Task`] or a [`NodeKind::Condition`]
+    /// whose retry policy has no back-off (no iterator to fan out, no retry to wait for). A
+    /// loop over the nodes.
+    pub fn runs_serially(&self) -> bool {
+        self.nodes.iter().all(|n| {
+            matches!(n.kind, NodeKind::Task | NodeKind::Condition) && n.retry.backoff_ticks == 0
+        })
     }
 }
 

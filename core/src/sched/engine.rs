@@ -164,6 +164,40 @@ pub struct Engine<'a, I, V, E> {
     /// gives each worker one (the std runtime); `None`: the rings only.
     #[cfg(any(target_has_atomic = "64", loom))]
     worker: Option<(&'a [WorkerDeque], usize)>,
+    /// Runs submitted through this engine execute serially, in topological order (see
+    /// [`with_serial`](Self::with_serial)).
+    serial: bool,
+    /// What a serial run may skip: see [`SerialPlan`].
+    plan: SerialPlan,
+}
+
+/// What a driver knows of a DAG that [`Engine::with_serial`] runs serially, so that the
+/// serial loop reads no more per node than it needs.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SerialPlan {
+    /// The DAG's topological order is the index order (`topo[i] == i`): the loop does not
+    /// read `topo`.
+    pub index_order: bool,
+    /// No node has a timeout: the loop does not read the nodes' packed words.
+    pub no_timeouts: bool,
+    /// No node is a condition: every node of a run that has not stopped runs, and the loop
+    /// marks no successor live.
+    pub no_conditions: bool,
+}
+
+impl SerialPlan {
+    /// What `dag` allows (a loop over its nodes).
+    pub fn of(dag: &DagView<'_>) -> Self {
+        Self {
+            index_order: dag.topo.iter().enumerate().all(|(i, &v)| v as usize == i),
+            no_timeouts: dag.nodes.iter().all(|n| n.timeout_ticks.is_none()),
+            no_conditions: dag
+                .nodes
+                .iter()
+                .all(|n| !matches!(n.kind, NodeKind::Condition)),
+        }
+    }
 }
 
 /// A worker's deque as the engine uses it (256 entries, 2 KiB).
@@ -173,6 +207,14 @@ pub type WorkerDeque = super::WorkDeque<256>;
 /// Node executions (chains included) a `step` runs from its worker's own deque before it
 /// returns to the driver.
 const DRAIN: usize = 64;
+/// Nodes a serial run executes per turn (`run_serial`) before its token goes back to a
+/// queue: other runs, a pause and the driver's tick are served between turns. Longer than
+/// [`DRAIN`]: a turn's hand-off costs about 300 instructions, 1 per node at this length. (1
+/// under loom, so that the models hand the token over.)
+#[cfg(not(loom))]
+const SERIAL_TURN: usize = 256;
+#[cfg(loom)]
+const SERIAL_TURN: usize = 1;
 /// Items one body token runs in a row before it goes back to a queue (`process_items`).
 const ITEM_BUDGET: usize = DRAIN;
 
@@ -238,6 +280,19 @@ struct Local {
     /// (run slot, nodes resolved) not yet subtracted from `remaining`.
     resolved: [(usize, u32); TALLY_RUNS],
     resolved_len: usize,
+}
+
+/// Whether a condition's edge labelled `label` is taken when the body chose `chosen` (a
+/// `Succ` label code, `None` without a choice) and `has_match`: some edge carries it. A plain
+/// edge out of a condition is always taken; labelled ones by the choice, else the default.
+#[inline(always)]
+fn takes(label: u16, chosen: Option<u16>, has_match: bool) -> bool {
+    label == Succ::ALWAYS
+        || if has_match {
+            Some(label) == chosen
+        } else {
+            label == Succ::DEFAULT
+        }
 }
 
 /// Hints the CPU to fetch `r`'s cache line (x86_64; nothing elsewhere).
@@ -342,6 +397,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             hooks,
             #[cfg(any(target_has_atomic = "64", loom))]
             worker: None,
+            serial: false,
+            plan: SerialPlan::default(),
         })
     }
 
@@ -382,6 +439,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             hooks: &NoHooks,
             #[cfg(any(target_has_atomic = "64", loom))]
             worker: None,
+            serial: false,
+            plan: SerialPlan::default(),
         }
     }
 
@@ -409,6 +468,32 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     pub unsafe fn with_worker(mut self, deques: &'a [WorkerDeque], index: usize) -> Self {
         debug_assert!(index < deques.len());
         self.worker = Some((deques, index));
+        self
+    }
+
+    /// The same engine, submitting serial runs (`on`): a run submitted through it executes
+    /// its nodes one after the other, in the DAG's topological order
+    /// ([`DagView::topo`](crate::dag::DagView::topo)), on whichever worker holds its root
+    /// token, without readiness counting, ready queues or atomic read-modify-writes per node.
+    /// Workers run such a run [`DRAIN`] nodes per `step` and hand its token back to a queue
+    /// in between, so that other runs, `pause`, `cancel` and deadlines are served as for any
+    /// run. For a driver with one worker: a run executes one node at a time there anyway,
+    /// and this order costs least (see the runtime's `Builder::workers`).
+    ///
+    /// Only for a DAG of tasks and conditions whose retry policies have no back-off (a retry
+    /// runs at once; [`DagView::runs_serially`](crate::dag::DagView::runs_serially)), with
+    /// `plan` made for it ([`SerialPlan::of`]), and a driver whose queues can always take a
+    /// run's token back (a task ring per level with room for every run slot's token): the
+    /// runtime checks all three before it asks. Where a token finds no room, its holder keeps
+    /// running the run (past its budget and a `pause`) rather than lose it.
+    ///
+    /// No effect on targets without 64-bit atomics (firmware keeps its flash; its
+    /// `TaskManager` does not ask).
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn with_serial(mut self, on: bool, plan: SerialPlan) -> Self {
+        self.serial = on && DEQUES;
+        self.plan = plan;
         self
     }
 
@@ -571,11 +656,20 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         }
         run.flags.store(flags, Relaxed);
         // Many roots: one root token, which holds one unit of `remaining` until the last roots
-        // are claimed.
-        let token = self.dag.roots.len() > ROOT_CHUNK;
-        run.tally
-            .remaining
-            .store(self.dag.len() as u32 + u32::from(token), Relaxed);
+        // are claimed. A serial run is its token alone: one unit, until its last node ran.
+        let token = self.serial || self.dag.roots.len() > ROOT_CHUNK;
+        if self.serial {
+            flags |= flag::SERIAL;
+            run.flags.store(flags, Relaxed);
+        }
+        run.tally.remaining.store(
+            if self.serial {
+                1
+            } else {
+                self.dag.len() as u32 + u32::from(token)
+            },
+            Relaxed,
+        );
         run.parked.store(0, Relaxed);
         run.tally.next_root.store(0, Relaxed);
         // The cells are left ready by the slot's previous run: every counter it counted down
@@ -613,9 +707,14 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 return Ok(id);
             }
             // The room checked above was taken by a racing push: the roots go one by one
-            // (parked where they do not fit), as for a small DAG. Nothing of the run is out
-            // yet, so `remaining` is still ours to set.
+            // (parked where they do not fit), as for a small DAG, and a serial run runs as any
+            // other (its counters are armed: a serial run never touches them). Nothing of the
+            // run is out yet, so `remaining` is still ours to set; `cancel` may have set a bit
+            // in the flags since the slot became active, hence the read-modify-write.
             run.tally.remaining.store(self.dag.len() as u32, Relaxed);
+            if self.serial {
+                run.flags.fetch_and(!flag::SERIAL, Relaxed);
+            }
         }
         // One wake-up after the first chunk and one at the end, not one per chunk: a worker
         // that drains the ring faster than we fill it would otherwise park and be woken (a
@@ -1038,6 +1137,13 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             };
             if !same_run {
                 if first.is_roots() {
+                    // (Targets without deques never submit serial runs: no serial code in
+                    // their flash.)
+                    if DEQUES && self.runs[first.slot()].flags.load(Relaxed) & flag::SERIAL != 0 {
+                        self.flush_other_runs(first, &mut local);
+                        done += self.run_serial(bodies, first.slot(), SERIAL_TURN, &mut local);
+                        continue;
+                    }
                     roots = self.take_roots(first.slot(), &mut local);
                     continue;
                 }
@@ -1082,6 +1188,227 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             c.failures.fetch_add(local.failures, Relaxed);
         }
         done
+    }
+
+    /// This worker holds the token of the serial run in `slot` (see
+    /// [`with_serial`](Self::with_serial)): executes up to `budget` nodes from the run's
+    /// cursor in topological order, then hands the token back to a queue, or counts it off
+    /// the run when no node is left or the run stopped. Returns the executions (retries
+    /// included).
+    ///
+    /// Every node before the cursor has run (or the run has stopped), so the node at the
+    /// cursor has all its predecessors' values: no counter is needed. A node that fails for
+    /// good fails the run, and nothing after it starts, as for any run.
+    #[inline(never)]
+    fn run_serial<B: Bodies<I, V, E> + ?Sized>(
+        &self,
+        bodies: &B,
+        slot: usize,
+        budget: usize,
+        local: &mut Local,
+    ) -> usize {
+        if self.plan.index_order {
+            self.serial_loop::<B, true>(bodies, slot, budget, local)
+        } else {
+            self.serial_loop::<B, false>(bodies, slot, budget, local)
+        }
+    }
+
+    /// [`run_serial`](Self::run_serial)'s loop, `INDEX_ORDER`: the DAG's topological order
+    /// is the index order.
+    #[inline(always)]
+    fn serial_loop<B: Bodies<I, V, E> + ?Sized, const INDEX_ORDER: bool>(
+        &self,
+        bodies: &B,
+        slot: usize,
+        budget: usize,
+        local: &mut Local,
+    ) -> usize {
+        let run = &self.runs[slot];
+        let topo = self.dag.topo;
+        let total = topo.len();
+        // Nodes that take the fast path below: every node but those of a DAG with conditions
+        // or with timeouts.
+        let plain = self.plan.no_conditions && self.plan.no_timeouts;
+        // Relaxed: the token has one holder at a time, and it reaches each one through a
+        // queue's Release/Acquire, which orders the previous holder's store before this load.
+        let first = run.tally.next_root.load(Relaxed) as usize;
+        let mut next = first;
+        let end = first.saturating_add(budget).min(total);
+        let mut cx = self.context(slot, 0, 0, 0, None);
+        let cells = cx.cells;
+        let done = node::done(cx.run.generation());
+        // Executions beyond one per node passed: retries; fewer: skipped nodes.
+        let mut extra = 0isize;
+        let over = loop {
+            // One test of the flags for the common case; `stopped` reads them again.
+            let flags = run.flags.load(Relaxed);
+            if flags & (flag::FAILED | flag::CANCELLED | flag::HAS_DEADLINE) != 0
+                && self.stopped(slot)
+            {
+                break true;
+            }
+            if next >= end || self.is_paused() {
+                if next >= total {
+                    break true;
+                }
+                // Back to a queue at the run's level, where the other runs, and `resume`, find
+                // it. Relaxed: published to the next holder by the push's Release.
+                run.tally.next_root.store(next as u32, Relaxed);
+                let token = Entry::roots(slot);
+                let level = Self::level(run.flags.load(Relaxed));
+                if (level == 0 && self.local_push(&[token]) == 1)
+                    || self.queues[level].push_slice(&[token]) == 1
+                {
+                    self.hooks.work_available();
+                    break false;
+                }
+                // No room anywhere (the driver promised room; see `with_serial`): keep
+                // running rather than lose the token.
+            }
+            let v = if INDEX_ORDER { next as u32 } else { topo[next] };
+            debug_assert!(
+                matches!(
+                    self.dag.hot[v as usize].kind(),
+                    NodeHot::TASK | NodeHot::CONDITION
+                ),
+                "a serial run met an iterator"
+            );
+            next += 1;
+            if !plain {
+                extra += self.serial_node(bodies, slot, v, &mut cx, local) as isize - 1;
+                continue;
+            }
+            let cell = &cells[v as usize];
+            // The node's part of the context; `attempt`, `choice` and `overflowed` are left
+            // 0, `None` and `false` by every path (a plain task's `choice` is never read).
+            cx.node = v;
+            cx.now = self.now();
+            match bodies.call(NodeId(v), &mut cx) {
+                Ok(value) if !cx.overflowed => {
+                    // SAFETY: node `v` of this run is executed by the token's holder alone
+                    // (one holder at a time); nobody reads the value before DONE.
+                    cell.value.with_mut(|p| unsafe { (*p).write(value) });
+                    // Release: as in `mark_done`.
+                    cell.state.store(done, Release);
+                }
+                result => {
+                    let start = cx.now;
+                    let (retries, _) =
+                        self.serial_settle(bodies, slot, v, &mut cx, result, start, local);
+                    extra += retries as isize;
+                }
+            }
+        };
+        if over {
+            self.count_resolved(slot, 1, local);
+        }
+        let executed = ((next - first) as isize + extra) as usize;
+        local.tasks += executed;
+        executed
+    }
+
+    /// [`run_serial`](Self::run_serial) for a node with a timeout (its start tick fresh from
+    /// the driver's clock), or of a DAG with conditions. There a node runs if it is a root
+    /// or a predecessor marked it live (a live predecessor that took the edge: the same rule
+    /// as the counters' live arrivals), and a node that succeeds marks the successors it
+    /// takes, with the run's tag in their `aux` word (otherwise unused by a serial run; the
+    /// slot's clear every 64 generations resets it, so a stale tag never matches). Returns
+    /// the executions (0: skipped).
+    #[inline(never)]
+    fn serial_node<B: Bodies<I, V, E> + ?Sized>(
+        &self,
+        bodies: &B,
+        slot: usize,
+        v: u32,
+        cx: &mut Context<'_, I, V>,
+        local: &mut Local,
+    ) -> usize {
+        let hot = self.dag.hot[v as usize];
+        let tag = node::done(cx.run.generation());
+        let conditions = !self.plan.no_conditions;
+        // Relaxed: written by an earlier node of this run, on this thread or before the token
+        // reached it through a queue's Release/Acquire.
+        if conditions
+            && self.dag.pred_span[v as usize].len != 0
+            && cx.cells[v as usize].aux.load(Relaxed) != tag
+        {
+            return 0;
+        }
+        let start = self.start_tick(hot);
+        cx.node = v;
+        cx.attempt = 0;
+        cx.now = start;
+        cx.choice = None;
+        cx.overflowed = false;
+        let result = bodies.call(NodeId(v), cx);
+        let (retries, ok) = self.serial_settle(bodies, slot, v, cx, result, start, local);
+        if conditions && ok {
+            let succ = &self.dag.succ[hot.successors().range()];
+            let condition = hot.kind() == NodeHot::CONDITION;
+            let chosen = cx.choice.map(|c| 2 + u16::from(c));
+            let has_match = condition && chosen.is_some_and(|c| succ.iter().any(|s| s.label == c));
+            for s in succ {
+                if !condition || takes(s.label, chosen, has_match) {
+                    cx.cells[s.to as usize].aux.store(tag, Relaxed);
+                }
+            }
+        }
+        1 + retries
+    }
+
+    /// What follows a serial node's body when it did not simply succeed without a timeout:
+    /// its value, or its failure, retried at once while attempts are left (a serial DAG has
+    /// no back-off), else the run's error. Returns the retries it ran, and whether the node
+    /// succeeded.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn serial_settle<B: Bodies<I, V, E> + ?Sized>(
+        &self,
+        bodies: &B,
+        slot: usize,
+        v: u32,
+        cx: &mut Context<'_, I, V>,
+        mut result: Result<V, Failure<E>>,
+        mut start: u32,
+        local: &mut Local,
+    ) -> (usize, bool) {
+        let info = &self.dag.nodes[v as usize];
+        let hot = self.dag.hot[v as usize];
+        let cell = &cx.cells[v as usize];
+        let mut attempt = 0;
+        loop {
+            match self.judge(v, cx, result, start) {
+                Ok(value) => {
+                    // SAFETY: as in `run_serial`: the token's holder alone executes `v`.
+                    cell.value.with_mut(|p| unsafe { (*p).write(value) });
+                    self.mark_done(cell, cx.run);
+                    cx.attempt = 0;
+                    cx.overflowed = false;
+                    return (attempt as usize, true);
+                }
+                Err((error, retryable)) => {
+                    debug_assert_eq!(info.retry.backoff_ticks, 0, "a serial run met a back-off");
+                    if !retryable || attempt + 1 >= info.retry.attempts as u32 || self.stopped(slot)
+                    {
+                        local.failures += 1;
+                        self.fail(slot, error);
+                        cx.attempt = 0;
+                        cx.overflowed = false;
+                        return (attempt as usize, false);
+                    }
+                }
+            }
+            local.retries += 1;
+            attempt += 1;
+            start = self.start_tick(hot);
+            cx.node = v;
+            cx.attempt = attempt;
+            cx.now = start;
+            cx.choice = None;
+            cx.overflowed = false;
+            result = bodies.call(NodeId(v), cx);
+        }
     }
 
     /// This worker holds the root token of the run in `slot`: claims the next roots and hands
@@ -1336,35 +1663,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let cell = self.cell(slot, v);
         let kind = hot.kind();
         let info = &self.dag.nodes[v as usize];
-        let node_id = NodeId(v);
-        let outcome = match result {
-            // Emitting past the limit fails the node as TooManyItems whatever the body returned
-            // afterwards (typically the error of `emit(..)?`); deterministic, so not retried.
-            _ if cx.overflowed => Err((
-                RunError::TooManyItems {
-                    node: node_id,
-                    max: cx.emit_max,
-                },
-                false,
-            )),
-            Ok(_)
-                if info
-                    .timeout_ticks
-                    .is_some_and(|t| self.fresh_now().wrapping_sub(start) > t) =>
-            {
-                Err((RunError::Timeout { node: node_id }, true))
-            }
-            Ok(value) => Ok(value),
-            Err(Failure::Error(error)) => Err((
-                RunError::Failed {
-                    node: node_id,
-                    error,
-                },
-                true,
-            )),
-            Err(Failure::Panicked) => Err((RunError::Panicked { node: node_id }, true)),
-        };
-        match outcome {
+        match self.judge(v, cx, result, start) {
             Ok(value) => {
                 // SAFETY: node `v` of this run is executed by this worker alone (the entry
                 // was popped/claimed once); nobody reads the value before DONE or the
@@ -1407,6 +1706,41 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 self.fail(slot, error);
                 self.resolve(slot, v, false, None, local)
             }
+        }
+    }
+
+    /// What a body's result makes of node `v`'s execution that started at tick `start`: its
+    /// value, or the error it fails with and whether that error may be retried.
+    #[inline(always)]
+    fn judge(
+        &self,
+        v: u32,
+        cx: &Context<'_, I, V>,
+        result: Result<V, Failure<E>>,
+        start: u32,
+    ) -> Result<V, (RunError<E>, bool)> {
+        let info = &self.dag.nodes[v as usize];
+        let node = NodeId(v);
+        match result {
+            // Emitting past the limit fails the node as TooManyItems whatever the body returned
+            // afterwards (typically the error of `emit(..)?`); deterministic, so not retried.
+            _ if cx.overflowed => Err((
+                RunError::TooManyItems {
+                    node,
+                    max: cx.emit_max,
+                },
+                false,
+            )),
+            Ok(_)
+                if info
+                    .timeout_ticks
+                    .is_some_and(|t| self.fresh_now().wrapping_sub(start) > t) =>
+            {
+                Err((RunError::Timeout { node }, true))
+            }
+            Ok(value) => Ok(value),
+            Err(Failure::Error(error)) => Err((RunError::Failed { node, error }, true)),
+            Err(Failure::Panicked) => Err((RunError::Panicked { node }, true)),
         }
     }
 
@@ -1914,12 +2248,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 let has_match = chosen.is_some_and(|c| succ.iter().any(|s| s.label == c));
                 for s in succ {
                     // A plain edge out of a condition is always taken; labelled ones by the choice.
-                    let taken = s.label == Succ::ALWAYS
-                        || if has_match {
-                            Some(s.label) == chosen
-                        } else {
-                            s.label == Succ::DEFAULT
-                        };
+                    let taken = takes(s.label, chosen, has_match);
                     if s.preds == 1 {
                         ready!(Entry::new(slot, s.to, 0, taken));
                         continue;

@@ -92,7 +92,7 @@ pub use context::{Context, TooManyItems};
 pub use deque::WorkDeque;
 #[cfg(any(target_has_atomic = "64", loom))]
 pub use engine::WorkerDeque;
-pub use engine::{Bodies, Engine, Finished, Hooks, NoHooks, Queue, StorageError};
+pub use engine::{Bodies, Engine, Finished, Hooks, NoHooks, Queue, SerialPlan, StorageError};
 pub use manager::TaskManager;
 pub use storage::{ItemCell, NodeCell, RunSlot, Shared};
 

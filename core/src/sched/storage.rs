@@ -28,6 +28,9 @@ pub(crate) mod flag {
     pub(crate) const LOW_PRIORITY: u32 = 1 << 3;
     /// The run has a deadline (in `RunSlot::deadline`).
     pub(crate) const HAS_DEADLINE: u32 = 1 << 4;
+    /// The run executes serially: its root token is a cursor into the DAG's topological
+    /// order, and no readiness counter is touched (see `Engine::with_serial`).
+    pub(crate) const SERIAL: u32 = 1 << 6;
 }
 
 /// Node cell state bits ([`NodeCell::state`]).
@@ -144,9 +147,10 @@ pub(crate) struct Tally {
     /// Nodes not yet resolved (done or skipped), plus one while a root token is out. Every
     /// worker subtracts from it once per batch.
     pub(crate) remaining: AtomicU32,
-    /// Roots claimed so far through the run's root token (index into the DAG's roots). Read
-    /// and written only by the token's holder: one at a time, handed on through the queues'
-    /// Release/Acquire. Written once per chunk of roots (32 to 1 024).
+    /// Roots claimed so far through the run's root token (index into the DAG's roots); for a
+    /// serial run, nodes executed so far (index into the DAG's topological order). Read and
+    /// written only by the token's holder: one at a time, handed on through the queues'
+    /// Release/Acquire. Written once per chunk of roots (32 to 1 024) or of serial nodes.
     pub(crate) next_root: AtomicU32,
 }
 
@@ -159,7 +163,9 @@ pub struct NodeCell<V> {
     pub(crate) pending: AtomicU32,
     /// [`node`] bits.
     pub(crate) state: AtomicU32,
-    /// Deferred retry: due tick. Body cells: next item index to claim.
+    /// Deferred retry: due tick. Body cells: next item index to claim. In a serial run of a
+    /// DAG with conditions: the run's `DONE` tag once a live predecessor took the edge here
+    /// (see `Engine::with_serial`).
     pub(crate) aux: AtomicU32,
     pub(crate) value: UnsafeCell<MaybeUninit<V>>,
 }
