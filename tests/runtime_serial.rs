@@ -238,8 +238,7 @@ fn conditions_and_joins_match_two_workers() {
 #[test]
 fn runs_in_flight_take_turns() {
     // Two runs of a 2 000-node chain on one worker. The first waits in its first node until
-    // the second is submitted; the second must then start before the first ends (turns of
-    // 256 nodes), instead of waiting for the whole first run.
+    // the second is submitted; from then on the two take turns of at most 256 nodes.
     let log = Arc::new(Mutex::new(Vec::new()));
     let gate = Gate::default();
     let started = Arc::new(AtomicBool::new(false));
@@ -271,11 +270,30 @@ fn runs_in_flight_take_turns() {
     assert_eq!(b.outcome(), Ok(()));
     let log = log.lock().unwrap();
     assert_eq!(log.len(), 2 * n);
-    let at = |run: u32, node: u32| log.iter().position(|&e| e == (run, node)).unwrap();
+    // Round robin: the log is stretches of one run, none longer than a turn (256 nodes)
+    // while the other run still has nodes left.
+    let last_of = |run: u32| log.iter().rposition(|e| e.0 == run).unwrap();
+    let both_until = last_of(0).min(last_of(1));
+    let mut stretches = Vec::new();
+    let mut start = 0;
+    for i in 1..=log.len() {
+        if i == log.len() || log[i].0 != log[start].0 {
+            stretches.push((log[start].0, start, i - start));
+            start = i;
+        }
+    }
     assert!(
-        at(1, 0) < at(0, n as u32 - 1),
-        "the second run waited for the whole first run"
+        stretches.len() >= 8,
+        "the runs did not take turns: {stretches:?}"
     );
+    for &(run, at, len) in &stretches {
+        if at + len <= both_until {
+            assert!(
+                len <= 256,
+                "run {run} kept the worker for {len} nodes: {stretches:?}"
+            );
+        }
+    }
     // Each run's own order is the chain's.
     for run in 0..2 {
         let nodes: Vec<u32> = log.iter().filter(|e| e.0 == run).map(|e| e.1).collect();
@@ -381,7 +399,7 @@ fn failures_retries_timeouts_and_panics() {
             "a node with a timeout sees its deadline"
         );
         if *cx.input() == 2 {
-            thread::sleep(Duration::from_millis(30));
+            thread::sleep(Duration::from_millis(400));
         }
         Ok(20)
     });
@@ -403,7 +421,8 @@ fn failures_retries_timeouts_and_panics() {
                 backoff_ticks: 0,
             },
         )
-        .timeout(slow, Duration::from_millis(5));
+        // Wide enough that a preempted worker does not time the good runs out.
+        .timeout(slow, Duration::from_millis(200));
     let rt = Runtime::builder()
         .workers(1)
         .build(g.build().unwrap())
@@ -463,8 +482,11 @@ fn a_deadline_fails_a_serial_run_before_its_next_node() {
         .unwrap()
         .wait();
     assert_eq!(r.outcome(), Err(RunError::DeadlineExceeded));
-    assert_eq!(ran.load(SeqCst), 1);
-    assert!(r.ran(NodeId::from_index(0)) && !r.ran(NodeId::from_index(1)));
+    // Node 0 ran, unless the worker took the run up after its deadline (a slow machine);
+    // nothing after it did.
+    assert!(ran.load(SeqCst) <= 1);
+    assert_eq!(r.ran(NodeId::from_index(0)), ran.load(SeqCst) == 1);
+    assert!(!r.ran(NodeId::from_index(1)) && !r.ran(NodeId::from_index(2)));
 }
 
 #[test]

@@ -969,11 +969,11 @@ static SERIAL_DAG: Dag<u32, u32, (), 4, 4> = Dag::new_or_panic(
 );
 
 /// A serial run (`Engine::with_serial`; under loom a turn is one node) submitted through a
-/// serial engine, stepped by two workers with deques at once: the run's token goes back to
-/// the deque of whoever ran the last node after each node, where the other worker may steal
-/// it. Every node runs once, in order, with its predecessors' values visible to whoever
-/// holds the token next (the thief's reads are ordered after the previous holder's writes by
-/// the deque), and the run completes once. The main thread then finishes what is left.
+/// serial engine, stepped by two workers with deques at once: after each node the run's
+/// token goes back to the task ring, where either worker may take it next. Every node runs
+/// once, in order, with its predecessors' values visible to whoever holds the token next
+/// (its reads are ordered after the previous holder's writes, and the cursor's store, by the
+/// ring), and the run completes once. The main thread then finishes what is left.
 #[test]
 fn serial_token_moves_between_workers_with_the_values() {
     use ringdag_core::sched::{SerialPlan, WorkerDeque};
@@ -982,7 +982,7 @@ fn serial_token_moves_between_workers_with_the_values() {
             Arc::new(TaskManager::new(&SERIAL_DAG));
         let deques: Arc<[WorkerDeque; 2]> = Arc::new([WorkerDeque::new(), WorkerDeque::new()]);
         let plan = SerialPlan::of(&SERIAL_DAG.view());
-        assert!(plan.index_order && SERIAL_DAG.view().runs_serially());
+        assert!(plan.eligible() && plan.index_order() && plan.plain());
         let id = tm.engine().with_serial(true, plan).submit(100).unwrap();
         let (per_worker, rest) = two_workers_then_main(&tm, &deques);
         assert_eq!(per_worker.iter().sum::<usize>() + rest, 3);

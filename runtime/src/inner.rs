@@ -59,7 +59,8 @@ pub(crate) struct Inner<I, V, E> {
     pub(crate) batch: usize,
     pub(crate) spins: u32,
     pub(crate) workers: usize,
-    /// Runs execute serially (one worker, a graph of plain tasks: see `Builder::workers`).
+    /// Runs execute serially (one worker, a graph of tasks and conditions without retry
+    /// back-off: see `Builder::workers`).
     pub(crate) serial: bool,
     /// What the serial loop may skip reading for this graph.
     pub(crate) plan: SerialPlan,
@@ -165,7 +166,9 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             // One worker runs a run's nodes one at a time whatever their order: the DAG's
             // topological order is the cheapest. The rings (one token per run in flight, and
             // nothing else in them then) always have room for every run's token.
-            serial: cfg.workers == 1 && graph.view().runs_serially() && cfg.ring >= cfg.runs,
+            serial: cfg.workers == 1
+                && cfg.ring >= cfg.runs
+                && SerialPlan::of(&graph.view()).eligible(),
             plan: SerialPlan::of(&graph.view()),
             trace: TraceLog::new(cfg.trace),
             graph,

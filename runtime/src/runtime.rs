@@ -100,8 +100,8 @@ impl Builder {
     /// the other in the graph's topological order (index order where every edge goes from a
     /// lower index to a higher one), with no readiness counters or ready queues. One worker
     /// runs one node at a time in any order; this one costs least. Runs in flight take turns
-    /// every 64 nodes, and `cancel`, deadlines, timeouts, retries, panics and shutdown
-    /// behave as with several workers. Not for graphs with iterators or retry back-offs, nor
+    /// of 256 nodes, round robin through the task ring of their priority; `pause`, `cancel`,
+    /// deadlines, timeouts, retries, panics and shutdown behave as with several workers. Not for graphs with iterators or retry back-offs, nor
     /// when [`ring_capacity`](Self::ring_capacity) is below [`max_runs`](Self::max_runs)
     /// (each run's turn goes back through a ring): those run as with several workers.
     pub fn workers(mut self, n: usize) -> Self {

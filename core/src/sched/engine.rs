@@ -171,34 +171,60 @@ pub struct Engine<'a, I, V, E> {
     plan: SerialPlan,
 }
 
-/// What a driver knows of a DAG that [`Engine::with_serial`] runs serially, so that the
-/// serial loop reads no more per node than it needs.
+/// What a DAG allows a serial run ([`Engine::with_serial`]): whether it may run serially
+/// at all, and what the serial loop may skip reading per node. Made by [`SerialPlan::of`]
+/// (the default allows nothing); a serial run carries it in its flags, so whichever engine
+/// steps the run follows it.
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SerialPlan {
-    /// The DAG's topological order is the index order (`topo[i] == i`): the loop does not
-    /// read `topo`.
-    pub index_order: bool,
-    /// No node has a timeout: the loop does not read the nodes' packed words.
-    pub no_timeouts: bool,
-    /// No node is a condition: every node of a run that has not stopped runs, and the loop
-    /// marks no successor live.
-    pub no_conditions: bool,
+    /// The DAG's nodes, for a sanity check against the engine's.
+    nodes: usize,
+    /// [`DagView::runs_serially`].
+    eligible: bool,
+    /// The topological order is the index order (`topo[i] == i`): the loop does not read
+    /// `topo`.
+    index_order: bool,
+    /// No node has a timeout and none is a condition: the loop takes its fast path for
+    /// every node (no packed word read, no successor marked live).
+    plain: bool,
 }
 
 impl SerialPlan {
-    /// What `dag` allows (a loop over its nodes).
+    /// What `dag` allows (loops over its nodes).
     pub fn of(dag: &DagView<'_>) -> Self {
         Self {
+            nodes: dag.len(),
+            eligible: dag.runs_serially(),
             index_order: dag.topo.iter().enumerate().all(|(i, &v)| v as usize == i),
-            no_timeouts: dag.nodes.iter().all(|n| n.timeout_ticks.is_none()),
-            no_conditions: dag
+            plain: dag
                 .nodes
                 .iter()
-                .all(|n| !matches!(n.kind, NodeKind::Condition)),
+                .all(|n| n.timeout_ticks.is_none() && !matches!(n.kind, NodeKind::Condition)),
         }
     }
+
+    /// Whether runs of the DAG may run serially ([`DagView::runs_serially`]).
+    pub fn eligible(&self) -> bool {
+        self.eligible
+    }
+
+    /// Whether the DAG's topological order is its index order.
+    pub fn index_order(&self) -> bool {
+        self.index_order
+    }
+
+    /// Whether every node is a task without a timeout.
+    pub fn plain(&self) -> bool {
+        self.plain
+    }
 }
+
+/// A serial run's cursor (`Tally::next_root`): the position in the topological order of the
+/// next node to execute, and in the bits above, the attempt it is at (a retry interrupted by
+/// the end of a turn or a pause resumes at its attempt).
+const CURSOR_BITS: u32 = Entry::MAX_NODES.trailing_zeros();
+const _: () = assert!(CURSOR_BITS + 5 <= u32::BITS);
 
 /// A worker's deque as the engine uses it (256 entries, 2 KiB).
 #[cfg(any(target_has_atomic = "64", loom))]
@@ -210,11 +236,14 @@ const DRAIN: usize = 64;
 /// Nodes a serial run executes per turn (`run_serial`) before its token goes back to a
 /// queue: other runs, a pause and the driver's tick are served between turns. Longer than
 /// [`DRAIN`]: a turn's hand-off costs about 300 instructions, 1 per node at this length. (1
-/// under loom, so that the models hand the token over.)
-#[cfg(not(loom))]
+/// under loom, so that the models hand the token over; 8 under Miri, so that its tests
+/// cross turns with small DAGs.)
+#[cfg(not(any(loom, miri)))]
 const SERIAL_TURN: usize = 256;
 #[cfg(loom)]
 const SERIAL_TURN: usize = 1;
+#[cfg(all(miri, not(loom)))]
+const SERIAL_TURN: usize = 8;
 /// Items one body token runs in a row before it goes back to a queue (`process_items`).
 const ITEM_BUDGET: usize = DRAIN;
 
@@ -280,6 +309,14 @@ struct Local {
     /// (run slot, nodes resolved) not yet subtracted from `remaining`.
     resolved: [(usize, u32); TALLY_RUNS],
     resolved_len: usize,
+}
+
+/// What a serial run does after one of its nodes (`Engine::serial_node`).
+enum Serial {
+    /// On to the next node (this one ran, failed for good, or was `skipped`).
+    Next { skipped: bool },
+    /// The node again, at its next attempt.
+    Retry,
 }
 
 /// Whether a condition's edge labelled `label` is taken when the body chose `chosen` (a
@@ -473,26 +510,29 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
 
     /// The same engine, submitting serial runs (`on`): a run submitted through it executes
     /// its nodes one after the other, in the DAG's topological order
-    /// ([`DagView::topo`](crate::dag::DagView::topo)), on whichever worker holds its root
+    /// ([`DagView::topo`](crate::dag::DagView::topo)), on whichever engine holds its root
     /// token, without readiness counting, ready queues or atomic read-modify-writes per node.
-    /// Workers run such a run [`DRAIN`] nodes per `step` and hand its token back to a queue
-    /// in between, so that other runs, `pause`, `cancel` and deadlines are served as for any
-    /// run. For a driver with one worker: a run executes one node at a time there anyway,
-    /// and this order costs least (see the runtime's `Builder::workers`).
+    /// A `step` runs such a run for a turn of [`SERIAL_TURN`] nodes (executions, skips and
+    /// retries) and puts its token back in its ring, behind the runs queued there, so that
+    /// runs in flight take turns and `pause`, `cancel`, deadlines and the driver's tick are
+    /// served between turns as between batches; a stop, a pause or a failure is also seen
+    /// between any two nodes. For a driver with one worker: a run executes one node at a
+    /// time there anyway, and this order costs least (see the runtime's `Builder::workers`).
     ///
-    /// Only for a DAG of tasks and conditions whose retry policies have no back-off (a retry
-    /// runs at once; [`DagView::runs_serially`](crate::dag::DagView::runs_serially)), with
-    /// `plan` made for it ([`SerialPlan::of`]), and a driver whose queues can always take a
-    /// run's token back (a task ring per level with room for every run slot's token): the
-    /// runtime checks all three before it asks. Where a token finds no room, its holder keeps
-    /// running the run (past its budget and a `pause`) rather than lose it.
+    /// Only where `plan` ([`SerialPlan::of`] this engine's DAG) says the DAG allows it: tasks
+    /// and conditions whose retry policies have no back-off (a retry runs at once;
+    /// [`DagView::runs_serially`](crate::dag::DagView::runs_serially)); otherwise runs are
+    /// counted as usual. The driver's rings must always have room for a run's token (room
+    /// for every run slot's token per level: the runtime checks it before it asks); where a
+    /// token finds no room, its holder keeps running the run (past its turn and a `pause`)
+    /// rather than lose it.
     ///
     /// No effect on targets without 64-bit atomics (firmware keeps its flash; its
     /// `TaskManager` does not ask).
     #[doc(hidden)]
     #[inline(always)]
     pub fn with_serial(mut self, on: bool, plan: SerialPlan) -> Self {
-        self.serial = on && DEQUES;
+        self.serial = on && DEQUES && plan.eligible && plan.nodes == self.dag.len();
         self.plan = plan;
         self
     }
@@ -660,6 +700,12 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let token = self.serial || self.dag.roots.len() > ROOT_CHUNK;
         if self.serial {
             flags |= flag::SERIAL;
+            if self.plan.index_order {
+                flags |= flag::INDEX_ORDER;
+            }
+            if self.plan.plain {
+                flags |= flag::PLAIN;
+            }
             run.flags.store(flags, Relaxed);
         }
         run.tally.remaining.store(
@@ -676,7 +722,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         // was set back to its in-degree by the worker that took it to zero (`rearm`), and
         // `DONE` bits carry that run's tag. Every 64th generation (0 included: fresh storage)
         // clears them all, so that a stale tag can never match (see `node::TAG_SHIFT`). `aux`
-        // is always written before it is read.
+        // is written before it is read, except by a serial run of a DAG with conditions,
+        // which compares it with its own tag (see `serial_node`): this clear resets it too.
         if generation.is_multiple_of(node::TAG_PERIOD) {
             for (v, cell) in self.run_cells(slot).iter().enumerate() {
                 cell.pending.store(self.dag.pred_span[v].len, Relaxed);
@@ -1191,14 +1238,15 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     }
 
     /// This worker holds the token of the serial run in `slot` (see
-    /// [`with_serial`](Self::with_serial)): executes up to `budget` nodes from the run's
-    /// cursor in topological order, then hands the token back to a queue, or counts it off
-    /// the run when no node is left or the run stopped. Returns the executions (retries
-    /// included).
+    /// [`with_serial`](Self::with_serial)): executes nodes from the run's cursor in
+    /// topological order, up to `budget` executions and skips, then hands the token back to
+    /// the run's ring (behind the other runs there: runs in flight take turns), or counts it
+    /// off the run when no node is left or the run stopped. Returns the executions and skips
+    /// (retries included), as `step` counts them.
     ///
-    /// Every node before the cursor has run (or the run has stopped), so the node at the
-    /// cursor has all its predecessors' values: no counter is needed. A node that fails for
-    /// good fails the run, and nothing after it starts, as for any run.
+    /// Every node before the cursor has run or been skipped (or the run has stopped), so the
+    /// node at the cursor has all its predecessors' values: no counter is needed. A node that
+    /// fails for good fails the run, and nothing after it starts, as for any run.
     #[inline(never)]
     fn run_serial<B: Bodies<I, V, E> + ?Sized>(
         &self,
@@ -1207,39 +1255,42 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         budget: usize,
         local: &mut Local,
     ) -> usize {
-        if self.plan.index_order {
-            self.serial_loop::<B, true>(bodies, slot, budget, local)
+        // The run's plan, set by the engine that submitted it.
+        let flags = self.runs[slot].flags.load(Relaxed);
+        let plain = flags & flag::PLAIN != 0;
+        if flags & flag::INDEX_ORDER != 0 {
+            self.serial_loop::<B, true>(bodies, slot, budget, plain, local)
         } else {
-            self.serial_loop::<B, false>(bodies, slot, budget, local)
+            self.serial_loop::<B, false>(bodies, slot, budget, plain, local)
         }
     }
 
     /// [`run_serial`](Self::run_serial)'s loop, `INDEX_ORDER`: the DAG's topological order
-    /// is the index order.
+    /// is the index order; `plain`: every node is a task without a timeout.
     #[inline(always)]
     fn serial_loop<B: Bodies<I, V, E> + ?Sized, const INDEX_ORDER: bool>(
         &self,
         bodies: &B,
         slot: usize,
         budget: usize,
+        plain: bool,
         local: &mut Local,
     ) -> usize {
         let run = &self.runs[slot];
         let topo = self.dag.topo;
         let total = topo.len();
-        // Nodes that take the fast path below: every node but those of a DAG with conditions
-        // or with timeouts.
-        let plain = self.plan.no_conditions && self.plan.no_timeouts;
         // Relaxed: the token has one holder at a time, and it reaches each one through a
         // queue's Release/Acquire, which orders the previous holder's store before this load.
-        let first = run.tally.next_root.load(Relaxed) as usize;
+        let cursor = run.tally.next_root.load(Relaxed);
+        let first = (cursor & ((1 << CURSOR_BITS) - 1)) as usize;
+        let mut attempt = cursor >> CURSOR_BITS;
         let mut next = first;
         let end = first.saturating_add(budget).min(total);
         let mut cx = self.context(slot, 0, 0, 0, None);
         let cells = cx.cells;
         let done = node::done(cx.run.generation());
-        // Executions beyond one per node passed: retries; fewer: skipped nodes.
-        let mut extra = 0isize;
+        let mut retries = 0;
+        let mut skips = 0;
         let over = loop {
             // One test of the flags for the common case; `stopped` reads them again.
             let flags = run.flags.load(Relaxed);
@@ -1248,17 +1299,20 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             {
                 break true;
             }
-            if next >= end || self.is_paused() {
-                if next >= total {
-                    break true;
-                }
-                // Back to a queue at the run's level, where the other runs, and `resume`, find
-                // it. Relaxed: published to the next holder by the push's Release.
-                run.tally.next_root.store(next as u32, Relaxed);
+            if next >= total {
+                break true;
+            }
+            if next + retries >= end || self.is_paused() {
+                // Back to the run's ring, behind the runs queued there; the worker's own deque
+                // if the ring is full. Relaxed: published to the next holder by the push's
+                // Release.
+                run.tally
+                    .next_root
+                    .store(next as u32 | attempt << CURSOR_BITS, Relaxed);
                 let token = Entry::roots(slot);
-                let level = Self::level(run.flags.load(Relaxed));
-                if (level == 0 && self.local_push(&[token]) == 1)
-                    || self.queues[level].push_slice(&[token]) == 1
+                let level = Self::level(flags);
+                if self.queues[level].push_slice(&[token]) == 1
+                    || (level == 0 && self.local_push(&[token]) == 1)
                 {
                     self.hooks.work_available();
                     break false;
@@ -1274,9 +1328,18 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 ),
                 "a serial run met an iterator"
             );
-            next += 1;
-            if !plain {
-                extra += self.serial_node(bodies, slot, v, &mut cx, local) as isize - 1;
+            if !plain || attempt != 0 {
+                match self.serial_node(bodies, slot, v, attempt, &mut cx, local) {
+                    Serial::Next { skipped } => {
+                        next += 1;
+                        attempt = 0;
+                        skips += usize::from(skipped);
+                    }
+                    Serial::Retry => {
+                        attempt += 1;
+                        retries += 1;
+                    }
+                }
                 continue;
             }
             let cell = &cells[v as usize];
@@ -1291,62 +1354,70 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                     cell.value.with_mut(|p| unsafe { (*p).write(value) });
                     // Release: as in `mark_done`.
                     cell.state.store(done, Release);
+                    next += 1;
                 }
                 result => {
                     let start = cx.now;
-                    let (retries, _) =
-                        self.serial_settle(bodies, slot, v, &mut cx, result, start, local);
-                    extra += retries as isize;
+                    match self.serial_settle(slot, v, &mut cx, result, start, local) {
+                        Serial::Next { .. } => next += 1,
+                        Serial::Retry => {
+                            attempt = 1;
+                            retries += 1;
+                        }
+                    }
                 }
             }
         };
         if over {
             self.count_resolved(slot, 1, local);
         }
-        let executed = ((next - first) as isize + extra) as usize;
-        local.tasks += executed;
-        executed
+        let passed = next - first;
+        local.tasks += passed - skips + retries;
+        passed + retries
     }
 
-    /// [`run_serial`](Self::run_serial) for a node with a timeout (its start tick fresh from
-    /// the driver's clock), or of a DAG with conditions. There a node runs if it is a root
-    /// or a predecessor marked it live (a live predecessor that took the edge: the same rule
-    /// as the counters' live arrivals), and a node that succeeds marks the successors it
-    /// takes, with the run's tag in their `aux` word (otherwise unused by a serial run; the
-    /// slot's clear every 64 generations resets it, so a stale tag never matches). Returns
-    /// the executions (0: skipped).
+    /// [`run_serial`](Self::run_serial) for a node that is not a plain task at its first
+    /// attempt: a retry, a node with a timeout (its start tick fresh from the driver's
+    /// clock), or a node of a DAG with conditions. There a node runs if it is a root or a
+    /// predecessor marked it live (a live predecessor that took the edge: the same rule as
+    /// the counters' live arrivals), and a node that succeeds marks the successors it takes,
+    /// with the run's tag in their `aux` word (otherwise unused by a serial run; the slot's
+    /// clear every 64 generations resets it, so a stale tag never matches).
     #[inline(never)]
     fn serial_node<B: Bodies<I, V, E> + ?Sized>(
         &self,
         bodies: &B,
         slot: usize,
         v: u32,
+        attempt: u32,
         cx: &mut Context<'_, I, V>,
         local: &mut Local,
-    ) -> usize {
+    ) -> Serial {
         let hot = self.dag.hot[v as usize];
         let tag = node::done(cx.run.generation());
-        let conditions = !self.plan.no_conditions;
+        let conditions = self.runs[slot].flags.load(Relaxed) & flag::PLAIN == 0;
         // Relaxed: written by an earlier node of this run, on this thread or before the token
         // reached it through a queue's Release/Acquire.
         if conditions
+            && attempt == 0
             && self.dag.pred_span[v as usize].len != 0
             && cx.cells[v as usize].aux.load(Relaxed) != tag
         {
-            return 0;
+            return Serial::Next { skipped: true };
         }
         let start = self.start_tick(hot);
         cx.node = v;
-        cx.attempt = 0;
+        cx.attempt = attempt;
         cx.now = start;
         cx.choice = None;
         cx.overflowed = false;
         let result = bodies.call(NodeId(v), cx);
-        let (retries, ok) = self.serial_settle(bodies, slot, v, cx, result, start, local);
-        if conditions && ok {
+        let choice = cx.choice;
+        let next = self.serial_settle(slot, v, cx, result, start, local);
+        if conditions && matches!(next, Serial::Next { skipped: false }) && self.ran(cx, v) {
             let succ = &self.dag.succ[hot.successors().range()];
             let condition = hot.kind() == NodeHot::CONDITION;
-            let chosen = cx.choice.map(|c| 2 + u16::from(c));
+            let chosen = choice.map(|c| 2 + u16::from(c));
             let has_match = condition && chosen.is_some_and(|c| succ.iter().any(|s| s.label == c));
             for s in succ {
                 if !condition || takes(s.label, chosen, has_match) {
@@ -1354,61 +1425,58 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 }
             }
         }
-        1 + retries
+        next
     }
 
-    /// What follows a serial node's body when it did not simply succeed without a timeout:
-    /// its value, or its failure, retried at once while attempts are left (a serial DAG has
-    /// no back-off), else the run's error. Returns the retries it ran, and whether the node
-    /// succeeded.
+    /// Whether node `v` of `cx`'s run is done (this worker just wrote it, or not).
+    #[inline(always)]
+    fn ran(&self, cx: &Context<'_, I, V>, v: u32) -> bool {
+        node::is_done(
+            cx.cells[v as usize].state.load(Relaxed),
+            cx.run.generation(),
+        )
+    }
+
+    /// What follows a serial node's body when it did not simply succeed at its first attempt
+    /// without a timeout: its value, or its failure: a retry while attempts are left (a
+    /// serial DAG has no back-off; the loop runs it, after its checks for a stop or a
+    /// pause), else the run's error. Leaves `cx`'s `attempt`, `choice` and `overflowed` as
+    /// the fast path expects them.
     #[inline(never)]
-    #[allow(clippy::too_many_arguments)]
-    fn serial_settle<B: Bodies<I, V, E> + ?Sized>(
+    fn serial_settle(
         &self,
-        bodies: &B,
         slot: usize,
         v: u32,
         cx: &mut Context<'_, I, V>,
-        mut result: Result<V, Failure<E>>,
-        mut start: u32,
+        result: Result<V, Failure<E>>,
+        start: u32,
         local: &mut Local,
-    ) -> (usize, bool) {
-        let info = &self.dag.nodes[v as usize];
-        let hot = self.dag.hot[v as usize];
-        let cell = &cx.cells[v as usize];
-        let mut attempt = 0;
-        loop {
-            match self.judge(v, cx, result, start) {
-                Ok(value) => {
-                    // SAFETY: as in `run_serial`: the token's holder alone executes `v`.
-                    cell.value.with_mut(|p| unsafe { (*p).write(value) });
-                    self.mark_done(cell, cx.run);
-                    cx.attempt = 0;
-                    cx.overflowed = false;
-                    return (attempt as usize, true);
-                }
-                Err((error, retryable)) => {
-                    debug_assert_eq!(info.retry.backoff_ticks, 0, "a serial run met a back-off");
-                    if !retryable || attempt + 1 >= info.retry.attempts as u32 || self.stopped(slot)
-                    {
-                        local.failures += 1;
-                        self.fail(slot, error);
-                        cx.attempt = 0;
-                        cx.overflowed = false;
-                        return (attempt as usize, false);
-                    }
-                }
+    ) -> Serial {
+        let attempt = cx.attempt;
+        let verdict = self.judge(v, cx, result, start);
+        cx.attempt = 0;
+        cx.choice = None;
+        cx.overflowed = false;
+        match verdict {
+            Ok(value) => {
+                let cell = &cx.cells[v as usize];
+                // SAFETY: as in `run_serial`: the token's holder alone executes `v`.
+                cell.value.with_mut(|p| unsafe { (*p).write(value) });
+                self.mark_done(cell, cx.run);
             }
-            local.retries += 1;
-            attempt += 1;
-            start = self.start_tick(hot);
-            cx.node = v;
-            cx.attempt = attempt;
-            cx.now = start;
-            cx.choice = None;
-            cx.overflowed = false;
-            result = bodies.call(NodeId(v), cx);
+            Err((error, retryable)) => {
+                let info = &self.dag.nodes[v as usize];
+                debug_assert_eq!(info.retry.backoff_ticks, 0, "a serial run met a back-off");
+                // As in `settle`: no retry once the run has stopped.
+                if retryable && attempt + 1 < info.retry.attempts as u32 && !self.stopped(slot) {
+                    local.retries += 1;
+                    return Serial::Retry;
+                }
+                local.failures += 1;
+                self.fail(slot, error);
+            }
         }
+        Serial::Next { skipped: false }
     }
 
     /// This worker holds the root token of the run in `slot`: claims the next roots and hands

@@ -31,6 +31,10 @@ pub(crate) mod flag {
     /// The run executes serially: its root token is a cursor into the DAG's topological
     /// order, and no readiness counter is touched (see `Engine::with_serial`).
     pub(crate) const SERIAL: u32 = 1 << 6;
+    /// A serial run's DAG has the index order as topological order (`SerialPlan`).
+    pub(crate) const INDEX_ORDER: u32 = 1 << 7;
+    /// A serial run's DAG has only tasks without timeouts (`SerialPlan`).
+    pub(crate) const PLAIN: u32 = 1 << 2;
 }
 
 /// Node cell state bits ([`NodeCell::state`]).
