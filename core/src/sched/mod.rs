@@ -362,6 +362,11 @@ impl fmt::Display for CancelError {
 }
 
 /// A snapshot of the scheduler's counters.
+///
+/// A worker adds its `tasks_run`, `retries` and `failures` once per `step`, at its end: a
+/// snapshot taken as soon as a run has finished may not count that run's last ones yet (the
+/// run counters, `runs_completed` and the others, are counted before the run is handed
+/// over).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Counters {
     /// Node bodies executed (each attempt and each iterator item counts).
