@@ -65,7 +65,7 @@ fn within<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static)
 }
 
 #[test]
-fn serial_applies_to_one_worker_and_graphs_of_tasks_and_conditions_only() {
+fn serial_applies_to_graphs_of_tasks_and_conditions_only_unless_turned_off() {
     let plain = || {
         let mut b = GraphBuilder::<u32, u32, ()>::new();
         let c = b.condition("c", |_| Ok(0));
@@ -83,7 +83,13 @@ fn serial_applies_to_one_worker_and_graphs_of_tasks_and_conditions_only() {
     let one = Runtime::builder().workers(1).build(plain()).unwrap();
     assert!(one.runs_serially());
     let two = Runtime::builder().workers(2).build(plain()).unwrap();
-    assert!(!two.runs_serially());
+    assert!(two.runs_serially());
+    let off = Runtime::builder()
+        .workers(2)
+        .serial_runs(false)
+        .build(plain())
+        .unwrap();
+    assert!(!off.runs_serially());
     // A ring smaller than the runs in flight: a run's turn could find no room.
     let small = Runtime::builder()
         .workers(1)
@@ -214,7 +220,11 @@ fn conditions_and_joins_match_two_workers() {
     let (g1, ids) = build();
     let (g2, _) = build();
     let serial = Runtime::builder().workers(1).build(g1).unwrap();
-    let parallel = Runtime::builder().workers(2).build(g2).unwrap();
+    let parallel = Runtime::builder()
+        .workers(2)
+        .serial_runs(false)
+        .build(g2)
+        .unwrap();
     assert!(serial.runs_serially() && !parallel.runs_serially());
     for input in 0..9 {
         let s = serial.submit(input).unwrap().wait();
@@ -562,4 +572,93 @@ fn immediate_shutdown_cancels_serial_runs_in_flight() {
     if cancelled == 4 {
         assert_eq!(log, [0], "only the first run's first node ran");
     }
+}
+
+#[test]
+fn nodes_that_wait_for_each_other_meet_on_two_workers() {
+    // root -> a, b: each of `a` and `b` waits until both have started. One worker could not
+    // run them (a counted run on one worker neither); on two, the run starts serially, its
+    // worker is stuck in `a`, and the other worker, idle, takes the rest of the run (`b`)
+    // once it finds the run held at the same node twice, a millisecond apart.
+    let met: Arc<Vec<AtomicUsize>> = Arc::new((0..4).map(|_| AtomicUsize::new(0)).collect());
+    let mut b = GraphBuilder::<u32, u32, ()>::new();
+    let root = b.task("root", |_| Ok(0));
+    let meet = |met: Arc<Vec<AtomicUsize>>| {
+        move |cx: &mut ringdag::runtime::Context<'_, u32, u32>| -> Result<u32, ()> {
+            let here = &met[*cx.input() as usize];
+            here.fetch_add(1, SeqCst);
+            let until = Instant::now() + HANG;
+            while here.load(SeqCst) < 2 {
+                if Instant::now() > until {
+                    return Err(());
+                }
+                thread::sleep(Duration::from_micros(100));
+            }
+            Ok(1)
+        }
+    };
+    let a = b.task("a", meet(Arc::clone(&met)));
+    let c = b.task("b", meet(Arc::clone(&met)));
+    b.edge(root, a).edge(root, c);
+    let rt = Runtime::builder()
+        .workers(2)
+        .build(b.build().unwrap())
+        .unwrap();
+    assert!(rt.runs_serially());
+    for input in 0..4 {
+        let r = within("two nodes meeting", {
+            let h = rt.submit(input).unwrap();
+            move || h.wait()
+        });
+        assert_eq!(r.outcome(), Ok(()), "input {input}");
+        assert_eq!(r.value(a), Some(1));
+        assert_eq!(r.value(c), Some(1));
+    }
+    // Each run was taken from its stuck worker.
+    assert_eq!(rt.metrics().counters.runs_shared, 4);
+}
+
+#[test]
+fn slow_nodes_after_a_fast_root_are_shared() {
+    // A fast root, then 40 nodes of 20 µs each (busy, not sleeping): the run's worker finds
+    // them slow (two spans in a row of 500 ns a node or more) within a few nodes, and shares
+    // the run; every node runs once, after the root, with its value.
+    let ran: Arc<Vec<AtomicUsize>> = Arc::new((0..41).map(|_| AtomicUsize::new(0)).collect());
+    let offsets: Vec<u32> = std::iter::once(0)
+        .chain(std::iter::repeat_n(40, 41))
+        .collect();
+    let successors: Vec<u32> = (1..=40).collect();
+    let graph = {
+        let ran = Arc::clone(&ran);
+        Graph::<u32, u32, ()>::from_csr("n", &offsets, &successors, move |cx| {
+            let k = cx.node().index();
+            if k == 0 {
+                return Ok(*cx.input());
+            }
+            let until = Instant::now() + Duration::from_micros(20);
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            ran[k].fetch_add(1, SeqCst);
+            Ok(cx.inputs().map(|(_, v)| v).sum::<u32>() + k as u32)
+        })
+        .unwrap()
+    };
+    let rt = Runtime::builder().workers(2).build(graph).unwrap();
+    assert!(rt.runs_serially());
+    for input in 0..3u32 {
+        let r = within("a slow run", {
+            let h = rt.submit(100 * input).unwrap();
+            move || h.wait()
+        });
+        assert_eq!(r.outcome(), Ok(()));
+        for k in 1..=40u32 {
+            assert_eq!(
+                r.value(NodeId::from_index(k as usize)),
+                Some(100 * input + k)
+            );
+        }
+    }
+    assert!(ran.iter().skip(1).all(|n| n.load(SeqCst) == 3));
+    assert_eq!(rt.metrics().counters.runs_shared, 3);
 }

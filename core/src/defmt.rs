@@ -253,7 +253,7 @@ impl Format for Counters {
     fn format(&self, f: Formatter<'_>) {
         write!(
             f,
-            "Counters(tasks_run: {=usize}, retries: {=usize}, failures: {=usize}, ring_full: {=usize}, busy: {=usize}, runs_submitted: {=usize}, runs_completed: {=usize}, runs_failed: {=usize}, runs_cancelled: {=usize}, ring_high_water: {=usize}, runs_high_water: {=usize})",
+            "Counters(tasks_run: {=usize}, retries: {=usize}, failures: {=usize}, ring_full: {=usize}, busy: {=usize}, runs_submitted: {=usize}, runs_completed: {=usize}, runs_failed: {=usize}, runs_cancelled: {=usize}, ring_high_water: {=usize}, runs_high_water: {=usize}, runs_shared: {=usize})",
             self.tasks_run,
             self.retries,
             self.failures,
@@ -264,7 +264,8 @@ impl Format for Counters {
             self.runs_failed,
             self.runs_cancelled,
             self.ring_high_water,
-            self.runs_high_water
+            self.runs_high_water,
+            self.runs_shared
         )
     }
 }

@@ -1058,3 +1058,72 @@ fn cancel_races_a_serial_run() {
     });
     assert_reached(&outcomes, "finished before the cancel", |&(_, n)| n == 3);
 }
+
+/// A worker holds a serial run (one node per turn under loom) while an idle worker looks for a
+/// stalled one twice (`Engine::steal_stalled`) and takes it if both looks found it held at the
+/// same node: the rest goes on counted while the holder finishes its node, which it then
+/// resolves as a counted node (its move of the cursor fails). The join `j` has one
+/// predecessor behind the cursor and one at it when the run is taken at `b`: the thief's
+/// counter adjustment and the holder's resolution race, and whichever comes last queues `j`
+/// (live, with both values visible). Every node runs once, the run completes once, `Ok`.
+#[test]
+fn thief_takes_a_held_serial_run() {
+    use ringdag_core::sched::{SerialPlan, WorkerDeque};
+    let outcomes = explore(|| {
+        let tm: Arc<TaskManager<'static, u32, u32, (), 4, 4, 1, 0, 4>> =
+            Arc::new(TaskManager::new(&SERIAL_DAG));
+        let deques: Arc<[WorkerDeque; 2]> = Arc::new([WorkerDeque::new(), WorkerDeque::new()]);
+        let plan = SerialPlan::of(&SERIAL_DAG.view());
+        let id = tm.engine().with_serial(true, plan).submit(100).unwrap();
+        let holder = {
+            let tm = tm.clone();
+            let deques = deques.clone();
+            thread::spawn(move || {
+                // SAFETY: this thread alone uses deque 0 as its own.
+                let engine = unsafe { tm.engine().with_worker(&deques[..], 0) };
+                // Two turns: `a`, then `b` (unless the run was taken meanwhile).
+                engine.step(tm.dag(), 1) + engine.step(tm.dag(), 1)
+            })
+        };
+        let thief = {
+            let tm = tm.clone();
+            let deques = deques.clone();
+            thread::spawn(move || {
+                // SAFETY: this thread alone uses deque 1 as its own.
+                let engine = unsafe { tm.engine().with_worker(&deques[..], 1) };
+                let mut seen = [0u32; 1];
+                let taken = engine.steal_stalled(&mut seen) + engine.steal_stalled(&mut seen);
+                (taken, engine.step(tm.dag(), 1))
+            })
+        };
+        let held = holder.join().unwrap();
+        let (taken, ran) = thief.join().unwrap();
+        // SAFETY: the workers are joined: the main thread is deque 0's only owner now (and
+        // steals what is left in deque 1).
+        let engine = unsafe { tm.engine().with_worker(&deques[..], 0) };
+        let mut rest = 0;
+        loop {
+            let n = engine.step(tm.dag(), 1);
+            if n == 0 {
+                break;
+            }
+            rest += n;
+        }
+        let done = tm.poll().expect("the run completed");
+        assert_eq!(done.id(), id);
+        assert_eq!(done.outcome(), Ok(()));
+        assert_eq!(done.value(NodeId::from_index(0)), Some(101));
+        assert_eq!(done.value(NodeId::from_index(1)), Some(102));
+        assert_eq!(done.value(NodeId::from_index(2)), Some(2030));
+        assert_eq!(tm.counters().tasks_run, 3);
+        assert_eq!(tm.counters().runs_completed, 1);
+        assert_eq!(tm.counters().runs_shared, taken);
+        drop(done);
+        assert!(tm.poll().is_none());
+        assert!(deques.iter().all(|d| d.is_empty()));
+        let _ = (held, ran, rest);
+        taken
+    });
+    assert_reached(&outcomes, "the thief took the run", |&t| t == 1);
+    assert_reached(&outcomes, "the holder kept the run", |&t| t == 0);
+}

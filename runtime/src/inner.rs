@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 #[cfg(feature = "tracing")]
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ringdag_core::dag::NodeId;
 use ringdag_core::ring::RingBuffer;
@@ -17,6 +17,12 @@ use ringdag_core::sched::{
 };
 
 use crate::graph::Graph;
+
+/// How often an idle worker of a runtime with serial runs and several workers looks for a
+/// run that a worker has held at one node since its last look (two looks at least this far
+/// apart; a parked worker wakes for it while runs are in flight). A node that blocks, on
+/// another node of its run even, holds the run's other nodes back for about this long.
+const STALL_LOOK: Duration = Duration::from_millis(1);
 use crate::sleep::{Sleep, Work};
 use crate::slot_wait::SlotWait;
 use crate::trace::{TraceEvent, TraceLog};
@@ -59,8 +65,8 @@ pub(crate) struct Inner<I, V, E> {
     pub(crate) batch: usize,
     pub(crate) spins: u32,
     pub(crate) workers: usize,
-    /// Runs execute serially (one worker, a graph of tasks and conditions without retry
-    /// back-off: see `Builder::workers`).
+    /// Runs start serially (a graph of tasks and conditions without retry back-off, room in
+    /// the rings, not turned off: see `Builder::workers`).
     pub(crate) serial: bool,
     /// What the serial loop may skip reading for this graph.
     pub(crate) plan: SerialPlan,
@@ -129,6 +135,7 @@ pub(crate) struct Config {
     pub(crate) spins: u32,
     pub(crate) workers: usize,
     pub(crate) trace: bool,
+    pub(crate) serial: bool,
 }
 
 impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<I, V, E> {
@@ -163,12 +170,11 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             batch: cfg.batch,
             spins: cfg.spins,
             workers: cfg.workers,
-            // One worker runs a run's nodes one at a time whatever their order: the DAG's
-            // topological order is the cheapest. The rings (one token per run in flight, and
-            // nothing else in them then) always have room for every run's token.
-            serial: cfg.workers == 1
-                && cfg.ring >= cfg.runs
-                && SerialPlan::of(&graph.view()).eligible(),
+            // A worker runs a run's nodes one at a time in the DAG's topological order, the
+            // cheapest, until they prove slow enough to share with the other workers (see
+            // `Builder::workers`). The rings (room for a token per run in flight) always
+            // have room for every run's token.
+            serial: cfg.serial && cfg.ring >= cfg.runs && SerialPlan::of(&graph.view()).eligible(),
             plan: SerialPlan::of(&graph.view()),
             trace: TraceLog::new(cfg.trace),
             graph,
@@ -222,6 +228,15 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
         // thread per index, spawned once); the deques belong to this storage.
         let engine = unsafe { self.engine().with_worker(&self.deques, index) };
         let mut idle = 0;
+        // Serial runs with several workers: what this worker saw of each run slot's cursor
+        // when it last looked for a stalled one, and when that was (allocated once, here).
+        let stealing = self.serial && self.workers > 1;
+        let mut seen = if stealing {
+            vec![0u32; engine.run_slots()]
+        } else {
+            Vec::new()
+        };
+        let mut looked = Instant::now();
         loop {
             engine.sync_tick(self.tick());
             // The engine takes at most half a fair share of the ring per batch (entries popped
@@ -233,6 +248,16 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
             }
             if self.lifecycle.load(Ordering::Acquire) != RUNNING && engine.active_runs() == 0 {
                 break;
+            }
+            // A serial run that a worker has held at one node since this worker's last look
+            // (`STALL_LOOK` ago or more) goes on counted, for the idle workers to share: its
+            // node may block, on another node of the run even.
+            if stealing && looked.elapsed() >= STALL_LOOK {
+                looked = Instant::now();
+                if engine.steal_stalled(&mut seen) > 0 {
+                    idle = 0;
+                    continue;
+                }
             }
             if idle < self.spins {
                 idle += 1;
@@ -250,6 +275,9 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
         self.sleep.park(&EngineWork {
             engine,
             lifecycle: &self.lifecycle,
+            // While runs are in flight, a worker of a serial runtime comes back to look for
+            // a stalled one.
+            look_in: (self.serial && self.workers > 1).then_some(STALL_LOOK),
         });
     }
 
@@ -403,6 +431,17 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks 
         Some(self.tick())
     }
 
+    fn run_held(&self) {
+        if self.workers > 1 {
+            self.sleep.run_held();
+        }
+    }
+
+    fn pace_clock(&self) -> Option<u64> {
+        // Nanoseconds since start: 584 years before it wraps.
+        Some(self.clock.elapsed().as_nanos() as u64)
+    }
+
     fn work_available(&self) {
         self.sleep.work_available();
     }
@@ -440,6 +479,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Hooks 
 struct EngineWork<'e, 'a, I, V, E> {
     engine: &'e Engine<'a, I, V, E>,
     lifecycle: &'e AtomicU8,
+    look_in: Option<Duration>,
 }
 
 impl<I: Copy, V: Copy, E: Copy> Work for EngineWork<'_, '_, I, V, E> {
@@ -458,6 +498,9 @@ impl<I: Copy, V: Copy, E: Copy> Work for EngineWork<'_, '_, I, V, E> {
     fn backlog(&self) -> usize {
         // Entries parked for lack of ring space count: a second worker picks them up too.
         self.engine.queued() + self.engine.parked()
+    }
+    fn look_in(&self) -> Option<Duration> {
+        self.look_in.filter(|_| self.engine.active_runs() != 0)
     }
 }
 

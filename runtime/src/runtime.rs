@@ -54,6 +54,7 @@ pub struct Builder {
     runs: usize,
     idle: IdleStrategy,
     trace: bool,
+    serial: bool,
 }
 
 /// Why [`Builder::build`] failed.
@@ -88,6 +89,7 @@ impl Default for Builder {
             runs: 256,
             idle: IdleStrategy::default(),
             trace: false,
+            serial: true,
         }
     }
 }
@@ -95,17 +97,46 @@ impl Default for Builder {
 impl Builder {
     /// Worker threads. Default: one per logical CPU ([`crate::default_workers`]).
     ///
-    /// With one worker (the default on a one-CPU machine), a graph of tasks and conditions
-    /// whose retries have no back-off runs **serially**: each run's nodes execute one after
-    /// the other in the graph's topological order (index order where every edge goes from a
-    /// lower index to a higher one), with no readiness counters or ready queues. One worker
-    /// runs one node at a time in any order; this one costs least. Runs in flight take turns
-    /// of 256 nodes, round robin through the task ring of their priority; `pause`, `cancel`,
-    /// deadlines, timeouts, retries, panics and shutdown behave as with several workers. Not for graphs with iterators or retry back-offs, nor
-    /// when [`ring_capacity`](Self::ring_capacity) is below [`max_runs`](Self::max_runs)
-    /// (each run's turn goes back through a ring): those run as with several workers.
+    /// A graph of tasks and conditions whose retries have no back-off runs **serially** (see
+    /// [`serial_runs`](Self::serial_runs), on by default): each run starts on one worker,
+    /// which executes its nodes one after the other in the graph's topological order (index
+    /// order where every edge goes from a lower index to a higher one), with no readiness
+    /// counters, ready queues or read-modify-writes shared with other workers. Runs in flight
+    /// take turns of 256 nodes, round robin through the task ring of their priority (a turn
+    /// goes on while nothing else waits); `pause`, `cancel`, deadlines, timeouts, retries,
+    /// panics and shutdown behave as for any run.
+    ///
+    /// With several workers, a serial run is **shared** (it goes on counted, and idle
+    /// workers take its ready nodes) once it proves slow:
+    /// - its pace: about every 20 µs (at most every node, at least every turn) its worker
+    ///   reads a clock, and two spans in a row at 500 ns or more per node
+    ///   ([`sched::SHARE_PACE_NS`](ringdag_core::sched::SHARE_PACE_NS)) share it: nodes that
+    ///   slow gain from other cores, faster ones lose to what handing them over costs;
+    /// - a stall: an idle worker looks every millisecond (a parked one wakes for it while
+    ///   runs are in flight) for a run held at the same node since its last look, and takes
+    ///   the rest of it while that node runs. A node that blocks, on another node of its run
+    ///   even, holds the run's other nodes back for a millisecond or two, not for good.
+    ///
+    /// So nanosecond nodes run one at a time on one core, and slow or blocking ones spread
+    /// over the workers as counted runs do. The metrics count the runs shared
+    /// ([`Counters::runs_shared`](ringdag_core::sched::Counters::runs_shared)).
+    ///
+    /// Not serial: graphs with iterators or retry back-offs, a
+    /// [`ring_capacity`](Self::ring_capacity) below [`max_runs`](Self::max_runs) (each
+    /// run's turn goes back through a ring), or `serial_runs(false)`: those are counted from
+    /// their roots.
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = Some(n);
+        self
+    }
+
+    /// Whether runs of a graph that allows it start serially (default `true`; see
+    /// [`workers`](Self::workers)). `false`: every run is counted from its roots, its ready
+    /// nodes spread over the workers from the start (nodes that wait on other nodes of their
+    /// run for longer than a millisecond or two are better served so; nanosecond nodes are
+    /// not).
+    pub fn serial_runs(mut self, on: bool) -> Self {
+        self.serial = on;
         self
     }
 
@@ -194,6 +225,7 @@ impl Builder {
             spins,
             workers,
             trace: self.trace,
+            serial: self.serial,
         };
         let inner = Arc::new(Inner::new(graph, &cfg).map_err(BuildError::Config)?);
         let mut threads = Vec::with_capacity(workers);
@@ -458,8 +490,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Runtim
         self.threads.len()
     }
 
-    /// Whether runs execute serially, in the graph's topological order (one worker and a
-    /// graph that allows it: see [`Builder::workers`]).
+    /// Whether runs start serially, in the graph's topological order (a graph that allows
+    /// it, and room in the rings for every run's turn: see [`Builder::workers`]).
     pub fn runs_serially(&self) -> bool {
         self.inner.serial
     }

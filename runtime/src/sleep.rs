@@ -44,6 +44,12 @@ pub(crate) trait Work {
     fn retry_in(&self) -> Option<u32>;
     /// Entries waiting that any worker could take.
     fn backlog(&self) -> usize;
+    /// How soon a parked worker is to wake and look at the runs in flight (for a stalled
+    /// serial run, see `Engine::steal_stalled`); `None` (the default): not before it is
+    /// notified.
+    fn look_in(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// The parking state of one runtime's workers.
@@ -60,6 +66,10 @@ pub(crate) struct Sleep {
     /// A parked worker is waking for deferred retries when the earliest may be due (at least
     /// every `DEFERRED_POLL`). Read and written under `sleep` only, so Relaxed.
     timekeeper: AtomicBool,
+    /// Workers blocked without a time limit (nothing to wait for but a notification): a run
+    /// that starts to be held serially wakes them, so that they look for it to stall (see
+    /// [`Sleep::run_held`]).
+    untimed: AtomicUsize,
     /// Times a worker blocked.
     pub(crate) parks: AtomicU64,
     /// Notifications sent to one worker.
@@ -75,6 +85,7 @@ impl Sleep {
             waiting: AtomicUsize::new(0),
             wake_pending: AtomicBool::new(false),
             timekeeper: AtomicBool::new(false),
+            untimed: AtomicUsize::new(0),
             parks: AtomicU64::new(0),
             wakes: AtomicU64::new(0),
         }
@@ -97,6 +108,7 @@ impl Sleep {
             // may be due (at least every `DEFERRED_POLL`; a retry parked, or a run cancelled or
             // failed, meanwhile notifies); the others wake every `DEFERRED_POLL`, in case the
             // timekeeper is busy in a body meanwhile. A long back-off costs a few wakes.
+            let look = work.look_in();
             let _guard = if let Some(ms) = work.retry_in() {
                 let keeper = !self.timekeeper.swap(true, Ordering::Relaxed);
                 let period = if keeper {
@@ -104,6 +116,7 @@ impl Sleep {
                 } else {
                     DEFERRED_POLL
                 };
+                let period = look.map_or(period, |l| l.min(period));
                 let g = match self.wake.wait_timeout(guard, period) {
                     Ok((g, _)) => g,
                     Err(e) => e.into_inner().0,
@@ -112,11 +125,24 @@ impl Sleep {
                     self.timekeeper.store(false, Ordering::Relaxed);
                 }
                 g
-            } else {
-                match self.wake.wait_timeout(guard, IDLE_RESYNC) {
+            } else if let Some(look) = look {
+                match self.wake.wait_timeout(guard, look) {
                     Ok((g, _)) => g,
                     Err(e) => e.into_inner().0,
                 }
+            } else {
+                self.untimed.fetch_add(1, Ordering::SeqCst);
+                // SeqCst fence: pairs with the one in `run_held`. Either a worker that holds
+                // a run from now sees this count and wakes us, or we see the run in flight
+                // (counted before its token was out) and wait only as long as `look_in` says.
+                fence(Ordering::SeqCst);
+                let look = work.look_in();
+                let g = match self.wake.wait_timeout(guard, look.unwrap_or(IDLE_RESYNC)) {
+                    Ok((g, _)) => g,
+                    Err(e) => e.into_inner().0,
+                };
+                self.untimed.fetch_sub(1, Ordering::Relaxed);
+                g
             };
             self.waiting.fetch_sub(1, Ordering::Relaxed);
             // Under `sleep`: whichever waiter wakes first (notified, spuriously or timed out)
@@ -157,6 +183,18 @@ impl Sleep {
                 self.wake.notify_one();
                 self.wakes.fetch_add(1, Ordering::Relaxed);
             }
+        }
+    }
+
+    /// A worker started to hold a serial run: wakes the workers blocked without a time
+    /// limit (they decided so before the run was in flight), so that one of them will look
+    /// for the run to stall (`Work::look_in`).
+    pub(crate) fn run_held(&self) {
+        // SeqCst fence: pairs with the one in `park` (see there).
+        fence(Ordering::SeqCst);
+        if self.untimed.load(Ordering::Relaxed) > 0 {
+            let _guard = self.sleep.lock().unwrap_or_else(|e| e.into_inner());
+            self.wake.notify_all();
         }
     }
 

@@ -124,6 +124,20 @@ pub trait Hooks: Sync {
     fn clock(&self) -> Option<u32> {
         None
     }
+    /// A worker started a turn of a serial run on an engine with several workers: until it
+    /// moves on, the run is held, and only a driver's idle worker can take it over (see
+    /// [`Engine::steal_stalled`]). The std runtime wakes workers that sleep without a time
+    /// limit, so that one of them looks. Called once per turn; must not block.
+    fn run_held(&self) {}
+    /// Nanoseconds from a monotonic clock, for the pace of serial runs on an engine with
+    /// several workers (see [`Engine::with_serial`]): a serial run reads it when its turn
+    /// starts and every so often after (about every [`PACE_CHECK_NS`], at most once per node),
+    /// and goes on counted, for the other workers to share, once its nodes take
+    /// [`SHARE_PACE_NS`] or more each. Only differences between two readings on one thread
+    /// matter. `None` (the default): serial runs are never shared.
+    fn pace_clock(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Hooks that do nothing (firmware: `poll` finds finished runs in the result ring).
@@ -169,6 +183,22 @@ pub struct Engine<'a, I, V, E> {
     serial: bool,
     /// What a serial run may skip: see [`SerialPlan`].
     plan: SerialPlan,
+    /// When a serial run stepped by this engine checks its pace, and when it shares.
+    pace: PaceLimits,
+}
+
+/// When a serial run checks its pace and when it is shared (see [`Engine::with_pace`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PaceLimits {
+    share_ns: u64,
+    check_ns: u64,
+}
+
+impl PaceLimits {
+    const DEFAULT: Self = Self {
+        share_ns: SHARE_PACE_NS,
+        check_ns: PACE_CHECK_NS,
+    };
 }
 
 /// What a DAG allows a serial run ([`Engine::with_serial`]): whether it may run serially
@@ -224,7 +254,43 @@ impl SerialPlan {
 /// next node to execute, and in the bits above, the attempt it is at (a retry interrupted by
 /// the end of a turn or a pause resumes at its attempt).
 const CURSOR_BITS: u32 = Entry::MAX_NODES.trailing_zeros();
-const _: () = assert!(CURSOR_BITS + 5 <= u32::BITS);
+const CURSOR_MASK: u32 = (1 << CURSOR_BITS) - 1;
+/// In a serial run's cursor word: a worker holds the run (it is executing the node at the
+/// cursor, or about to) and moves the word by compare-exchange, so that a thief can take the
+/// run from it there (engines with several workers; see `Engine::steal_stalled`).
+const HELD: u32 = 1 << 29;
+/// In a held cursor word: the run was taken at the cursor (it goes on counted).
+const STOLEN: u32 = 1 << 30;
+const _: () = assert!(CURSOR_BITS + 5 <= 29);
+
+/// Moves a held serial run's cursor word from `*held` to `to` (position and attempt), for an
+/// engine whose runs can be stolen; false: the run was taken at `*held`'s node. Release:
+/// pairs with the Acquire of a thief's compare-exchange (every node before the cursor is
+/// visible to it).
+#[inline(always)]
+fn advance(word: &crate::sync::AtomicU32, held: &mut u32, to: u32, stealable: bool) -> bool {
+    if !stealable {
+        return true;
+    }
+    match word.compare_exchange(*held, to | HELD, Release, Acquire) {
+        Ok(_) => {
+            *held = to | HELD;
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// A serial run whose nodes take this long each or longer, on average over a pace check's
+/// span, goes on counted so that other workers share it (see [`Engine::with_serial`]): 1 µs,
+/// several times what handing a node to another core costs in the counted scheduler (see
+/// PERFORMANCE.md, "Sharing a serial run").
+pub const SHARE_PACE_NS: u64 = 500;
+
+/// About how often a serial run on an engine with several workers checks its pace: 20 µs
+/// (at most once per node, at least once per turn of [`SERIAL_TURN`] nodes). A check is one
+/// reading of [`Hooks::pace_clock`].
+pub const PACE_CHECK_NS: u64 = 20_000;
 
 /// A worker's deque as the engine uses it (256 entries, 2 KiB).
 #[cfg(any(target_has_atomic = "64", loom))]
@@ -311,10 +377,49 @@ struct Local {
     resolved_len: usize,
 }
 
+/// A serial turn's pace check (`Engine::pace_check`): when it last read the clock, its
+/// executions and skips then (the cursor plus the retries), where it reads it next, and
+/// whether the span before was slow.
+struct Pace {
+    at: u64,
+    from: usize,
+    check: usize,
+    slow: bool,
+}
+
+/// Executions until the next pace check, at a pace of `per_node` nanoseconds per node (0:
+/// not known yet, the first check follows the first node): about `check_ns` apart
+/// ([`PACE_CHECK_NS`] unless a test says otherwise), at most a turn.
+#[inline(always)]
+fn pace_gap(per_node: u32, check_ns: u64) -> usize {
+    if per_node == 0 {
+        1
+    } else {
+        (check_ns / u64::from(per_node)).clamp(1, SERIAL_TURN as u64) as usize
+    }
+}
+
+/// How a serial turn ended (`Engine::serial_loop`).
+enum Turn {
+    /// The run is over: every node ran or was skipped, or it stopped.
+    Over,
+    /// The turn is over: the token went back to a queue.
+    Yield,
+    /// The run's nodes proved slow: it goes on counted.
+    Share,
+    /// A thief took the run at the cursor's node before this worker started it.
+    Lost,
+    /// A thief took the run while this worker was executing the node at the cursor: what
+    /// became of it.
+    Taken(Serial),
+}
+
 /// What a serial run does after one of its nodes (`Engine::serial_node`).
+#[derive(Clone, Copy)]
 enum Serial {
-    /// On to the next node (this one ran, failed for good, or was `skipped`).
-    Next { skipped: bool },
+    /// On to the next node (this one ran, failed for good, or was `skipped`); a condition's
+    /// `choice`.
+    Next { skipped: bool, choice: Option<u8> },
     /// The node again, at its next attempt.
     Retry,
 }
@@ -436,6 +541,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             worker: None,
             serial: false,
             plan: SerialPlan::default(),
+            pace: PaceLimits::DEFAULT,
         })
     }
 
@@ -478,6 +584,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             worker: None,
             serial: false,
             plan: SerialPlan::default(),
+            pace: PaceLimits::DEFAULT,
         }
     }
 
@@ -534,6 +641,17 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     pub fn with_serial(mut self, on: bool, plan: SerialPlan) -> Self {
         self.serial = on && DEQUES && plan.eligible && plan.nodes == self.dag.len();
         self.plan = plan;
+        self
+    }
+
+    /// The same engine, with its serial runs checking their pace about every `check_ns`
+    /// nanoseconds (at most every node: 0) and shared once their nodes take `share_ns` each
+    /// ([`PACE_CHECK_NS`] and [`SHARE_PACE_NS`] by default). For tests, which make runs
+    /// share at a node of their choosing with a clock of their own.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn with_pace(mut self, share_ns: u64, check_ns: u64) -> Self {
+        self.pace = PaceLimits { share_ns, check_ns };
         self
     }
 
@@ -696,7 +814,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         }
         run.flags.store(flags, Relaxed);
         // Many roots: one root token, which holds one unit of `remaining` until the last roots
-        // are claimed. A serial run is its token alone: one unit, until its last node ran.
+        // are claimed. A serial run is its token: one unit, until its holder is done with the
+        // run, besides its nodes (a holder counts off those it passed once per turn).
         let token = self.serial || self.dag.roots.len() > ROOT_CHUNK;
         if self.serial {
             flags |= flag::SERIAL;
@@ -708,14 +827,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             }
             run.flags.store(flags, Relaxed);
         }
-        run.tally.remaining.store(
-            if self.serial {
-                1
-            } else {
-                self.dag.len() as u32 + u32::from(token)
-            },
-            Relaxed,
-        );
+        run.tally
+            .remaining
+            .store(self.dag.len() as u32 + u32::from(token), Relaxed);
         run.parked.store(0, Relaxed);
         run.tally.next_root.store(0, Relaxed);
         // The cells are left ready by the slot's previous run: every counter it counted down
@@ -1188,7 +1302,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                     // their flash.)
                     if DEQUES && self.runs[first.slot()].flags.load(Relaxed) & flag::SERIAL != 0 {
                         self.flush_other_runs(first, &mut local);
-                        done += self.run_serial(bodies, first.slot(), SERIAL_TURN, &mut local);
+                        // Entries of this batch still to run wait for its turn to end.
+                        let alone = taken >= n;
+                        done +=
+                            self.run_serial(bodies, first.slot(), SERIAL_TURN, alone, &mut local);
                         continue;
                     }
                     roots = self.take_roots(first.slot(), &mut local);
@@ -1247,26 +1364,39 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// Every node before the cursor has run or been skipped (or the run has stopped), so the
     /// node at the cursor has all its predecessors' values: no counter is needed. A node that
     /// fails for good fails the run, and nothing after it starts, as for any run.
+    ///
+    /// On an engine with several workers whose driver has a [`Hooks::pace_clock`], the turn
+    /// checks its pace now and then ([`pace_check`](Self::pace_check)); once its nodes prove
+    /// slow, the run goes on counted for the rest ([`share`](Self::share)), and this worker
+    /// goes on with its ready nodes as any worker does.
     #[inline(never)]
     fn run_serial<B: Bodies<I, V, E> + ?Sized>(
         &self,
         bodies: &B,
         slot: usize,
         budget: usize,
+        alone: bool,
         local: &mut Local,
     ) -> usize {
         // The run's plan, set by the engine that submitted it.
         let flags = self.runs[slot].flags.load(Relaxed);
         let plain = flags & flag::PLAIN != 0;
         if flags & flag::INDEX_ORDER != 0 {
-            self.serial_loop::<B, true>(bodies, slot, budget, plain, local)
+            self.serial_loop::<B, true>(bodies, slot, budget, plain, alone, local)
         } else {
-            self.serial_loop::<B, false>(bodies, slot, budget, plain, local)
+            self.serial_loop::<B, false>(bodies, slot, budget, plain, alone, local)
         }
     }
 
     /// [`run_serial`](Self::run_serial)'s loop, `INDEX_ORDER`: the DAG's topological order
     /// is the index order; `plain`: every node is a task without a timeout.
+    ///
+    /// On an engine with several workers the run can be taken from this worker while it
+    /// holds it (see [`steal_stalled`](Self::steal_stalled) and [`share`](Self::share)): the
+    /// cursor word (`Tally::next_root`) then carries [`HELD`], and the worker moves it from
+    /// node to node by compare-exchange. A move that fails means that the run was taken at
+    /// the node the cursor names: the rest is counted, and that node is this worker's to
+    /// finish as a counted node ([`serial_handover`](Self::serial_handover)).
     #[inline(always)]
     fn serial_loop<B: Bodies<I, V, E> + ?Sized, const INDEX_ORDER: bool>(
         &self,
@@ -1274,18 +1404,31 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         slot: usize,
         budget: usize,
         plain: bool,
+        alone: bool,
         local: &mut Local,
     ) -> usize {
         let run = &self.runs[slot];
+        let word = &run.tally.next_root;
         let topo = self.dag.topo;
         let total = topo.len();
         // Relaxed: the token has one holder at a time, and it reaches each one through a
         // queue's Release/Acquire, which orders the previous holder's store before this load.
-        let cursor = run.tally.next_root.load(Relaxed);
-        let first = (cursor & ((1 << CURSOR_BITS) - 1)) as usize;
+        let cursor = word.load(Relaxed);
+        debug_assert_eq!(cursor & (HELD | STOLEN), 0, "a queued serial run is held");
+        let first = (cursor & CURSOR_MASK) as usize;
         let mut attempt = cursor >> CURSOR_BITS;
+        let stealable = self.worker_count() > 1;
+        let mut held = cursor;
+        if stealable {
+            held |= HELD;
+            // Release: pairs with the Acquire of a thief's compare-exchange (from this value
+            // or from one of this worker's moves after it): every node before the cursor,
+            // run by this worker or an earlier holder, is visible to the thief.
+            word.store(held, Release);
+            self.hooks.run_held();
+        }
         let mut next = first;
-        let end = first.saturating_add(budget).min(total);
+        let mut end = first.saturating_add(budget).min(total);
         let mut cx = self.context(slot, 0, 0, 0, None);
         // (A slot's cells are at least the DAG's nodes; this bound lets the compiler drop the
         // per-node check in index order.)
@@ -1293,34 +1436,81 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         let done = node::done(cx.run.generation());
         let mut retries = 0;
         let mut skips = 0;
-        let over = loop {
+        // The turn's pace, where other workers could share the run (see `share`).
+        let mut pace = if stealable {
+            self.hooks.pace_clock().map(|at| Pace {
+                at,
+                from: first,
+                check: first + pace_gap(run.tally.pace.load(Relaxed), self.pace.check_ns),
+                slow: false,
+            })
+        } else {
+            None
+        };
+        let end_of_turn = loop {
             // One test of the flags for the common case; `stopped` reads them again.
             let flags = run.flags.load(Relaxed);
             if flags & (flag::FAILED | flag::CANCELLED | flag::HAS_DEADLINE) != 0
                 && self.stopped(slot)
             {
-                break true;
+                break Turn::Over;
             }
             if next >= total {
-                break true;
+                break Turn::Over;
+            }
+            if let Some(p) = &mut pace {
+                // Executions and skips so far; the node at the cursor is at its first attempt
+                // (checked after its retries).
+                let at = next + retries;
+                if at >= p.check && attempt == 0 && self.pace_check(run, p, at) {
+                    break Turn::Share;
+                }
+            }
+            if next + retries >= end
+                && alone
+                && !cfg!(loom)
+                && self.has_deque()
+                && !self.is_paused()
+            {
+                // A runtime worker's turn goes on while no other work waits (nothing in the
+                // rings, the deques or parked, nor in the batch this worker took: a snapshot,
+                // looked at again a turn later), so that an idle worker does not take the run
+                // over, cold, for the next turn.
+                // The tick is brought up to date as between steps. (Not under loom: the
+                // models hand the token on at every turn.)
+                if !self.has_ready_work() {
+                    end = (next + retries).saturating_add(budget);
+                    self.fresh_now();
+                }
             }
             if next + retries >= end || self.is_paused() {
                 // Back to the run's ring, behind the runs queued there; the worker's own deque
-                // if the ring is full. Relaxed: published to the next holder by the push's
-                // Release.
-                run.tally
-                    .next_root
-                    .store(next as u32 | attempt << CURSOR_BITS, Relaxed);
+                // if the ring is full. The cursor word is released first (a thief takes only
+                // a held run); Relaxed without thieves: published to the next holder by the
+                // push's Release.
+                let cursor = next as u32 | attempt << CURSOR_BITS;
+                if !stealable {
+                    word.store(cursor, Relaxed);
+                } else if word
+                    .compare_exchange(held, cursor, Release, Acquire)
+                    .is_err()
+                {
+                    break Turn::Lost;
+                }
                 let token = Entry::roots(slot);
                 let level = Self::level(flags);
                 if self.queues[level].push_slice(&[token]) == 1
                     || (level == 0 && self.local_push(&[token]) == 1)
                 {
                     self.hooks.work_available();
-                    break false;
+                    break Turn::Yield;
                 }
                 // No room anywhere (the driver promised room; see `with_serial`): keep
-                // running rather than lose the token.
+                // running rather than lose the token (held again: nobody else writes the
+                // word while it is not held).
+                if stealable {
+                    word.store(held, Release);
+                }
             }
             let v = if INDEX_ORDER { next as u32 } else { topo[next] };
             debug_assert!(
@@ -1331,24 +1521,39 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 "a serial run met an iterator"
             );
             if !plain || attempt != 0 {
-                match self.serial_node(bodies, slot, v, attempt, &mut cx, local) {
-                    Serial::Next { skipped } => {
+                let outcome = self.serial_node(bodies, slot, v, attempt, &mut cx, local);
+                match outcome {
+                    Serial::Next { skipped, .. } => {
+                        if !advance(word, &mut held, next as u32 + 1, stealable) {
+                            break Turn::Taken(outcome);
+                        }
                         next += 1;
                         attempt = 0;
                         skips += usize::from(skipped);
                     }
                     Serial::Retry => {
+                        if !advance(
+                            word,
+                            &mut held,
+                            next as u32 | (attempt + 1) << CURSOR_BITS,
+                            stealable,
+                        ) {
+                            break Turn::Taken(outcome);
+                        }
                         attempt += 1;
                         retries += 1;
                     }
                 }
                 continue;
             }
-            // A stretch of plain tasks at their first attempt, up to the end of the turn: the
-            // same checks between nodes (a stop, a pause), fewer of them.
-            let stretch_end = end.saturating_sub(retries).min(total);
+            // A stretch of plain tasks at their first attempt, up to the end of the turn or the
+            // next pace check: the same checks between nodes (a stop, a pause), fewer of them.
+            let mut stretch_end = end.saturating_sub(retries).min(total);
+            if let Some(p) = &pace {
+                stretch_end = stretch_end.min(p.check.saturating_sub(retries).max(next + 1));
+            }
             let mut v = v;
-            loop {
+            let taken = loop {
                 let cell = &cells[v as usize];
                 // The node's part of the context; `attempt`, `choice` and `overflowed` are
                 // left 0, `None` and `false` by every path (a plain task's `choice` is never
@@ -1358,22 +1563,43 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 match bodies.call(NodeId(v), &mut cx) {
                     Ok(value) if !cx.overflowed => {
                         // SAFETY: node `v` of this run is executed by the token's holder alone
-                        // (one holder at a time); nobody reads the value before DONE.
+                        // (one holder at a time; a thief that takes the run leaves the node at
+                        // the cursor to it); nobody reads the value before DONE.
                         cell.value.with_mut(|p| unsafe { (*p).write(value) });
                         // Release: as in `mark_done`.
                         cell.state.store(done, Release);
+                        if !advance(word, &mut held, next as u32 + 1, stealable) {
+                            break Some(Serial::Next {
+                                skipped: false,
+                                choice: None,
+                            });
+                        }
                         next += 1;
                     }
                     result => {
                         let start = cx.now;
-                        match self.serial_settle(slot, v, &mut cx, result, start, local) {
-                            Serial::Next { .. } => next += 1,
+                        let outcome = self.serial_settle(slot, v, &mut cx, result, start, local);
+                        match outcome {
+                            Serial::Next { .. } => {
+                                if !advance(word, &mut held, next as u32 + 1, stealable) {
+                                    break Some(outcome);
+                                }
+                                next += 1;
+                            }
                             Serial::Retry => {
+                                if !advance(
+                                    word,
+                                    &mut held,
+                                    next as u32 | 1 << CURSOR_BITS,
+                                    stealable,
+                                ) {
+                                    break Some(outcome);
+                                }
                                 attempt = 1;
                                 retries += 1;
                             }
                         }
-                        break;
+                        break None;
                     }
                 }
                 if next >= stretch_end
@@ -1382,19 +1608,58 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                         != 0
                     || self.is_paused()
                 {
-                    break;
+                    break None;
                 }
                 v = if INDEX_ORDER { next as u32 } else { topo[next] };
+            };
+            if let Some(outcome) = taken {
+                break Turn::Taken(outcome);
             }
         };
-        if over {
-            self.count_resolved(slot, 1, local);
-        }
         let passed = next - first;
         local.tasks += passed - skips + retries;
-        passed + retries
+        // The nodes this turn passed, counted off `remaining` in one tally, and once the run
+        // is no longer this worker's, the unit its holder keeps.
+        let mut resolved = passed as u32 + 1;
+        match end_of_turn {
+            Turn::Yield => resolved -= 1,
+            Turn::Over => {
+                // Released: past the last node nobody takes the run (a thief's compare-
+                // exchange fails on this worker's last move). A run that stopped counts the
+                // nodes it will not start off here.
+                let released = if !stealable {
+                    true
+                } else if next >= total {
+                    word.store(held & !HELD, Relaxed);
+                    true
+                } else {
+                    word.compare_exchange(held, held & !HELD, Release, Acquire)
+                        .is_ok()
+                };
+                if released {
+                    resolved += (total - next) as u32;
+                } else {
+                    self.serial_handover(slot, next, attempt, None, &cx, local);
+                }
+            }
+            Turn::Share => {
+                // On counted from the cursor, unless a thief took the run there first.
+                if word
+                    .compare_exchange(held, held | STOLEN, AcqRel, Acquire)
+                    .is_ok()
+                {
+                    self.share(slot, next);
+                }
+                self.serial_handover(slot, next, attempt, None, &cx, local);
+            }
+            Turn::Lost => self.serial_handover(slot, next, attempt, None, &cx, local),
+            Turn::Taken(outcome) => {
+                self.serial_handover(slot, next, attempt, Some(outcome), &cx, local);
+            }
+        }
+        self.count_resolved(slot, resolved, local);
+        passed + retries + usize::from(matches!(end_of_turn, Turn::Taken(_)))
     }
-
     /// [`run_serial`](Self::run_serial) for a node that is not a plain task at its first
     /// attempt: a retry, a node with a timeout (its start tick fresh from the driver's
     /// clock), or a node of a DAG with conditions. There a node runs if it is a root or a
@@ -1422,7 +1687,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             && self.dag.pred_span[v as usize].len != 0
             && cx.cells[v as usize].aux.load(Relaxed) != tag
         {
-            return Serial::Next { skipped: true };
+            return Serial::Next {
+                skipped: true,
+                choice: None,
+            };
         }
         let start = self.start_tick(hot);
         cx.node = v;
@@ -1432,8 +1700,11 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         cx.overflowed = false;
         let result = bodies.call(NodeId(v), cx);
         let choice = cx.choice;
-        let next = self.serial_settle(slot, v, cx, result, start, local);
-        if conditions && matches!(next, Serial::Next { skipped: false }) && self.ran(cx, v) {
+        let mut next = self.serial_settle(slot, v, cx, result, start, local);
+        if let Serial::Next { choice: c, .. } = &mut next {
+            *c = choice;
+        }
+        if conditions && matches!(next, Serial::Next { skipped: false, .. }) && self.ran(cx, v) {
             let succ = &self.dag.succ[hot.successors().range()];
             let condition = hot.kind() == NodeHot::CONDITION;
             let chosen = choice.map(|c| 2 + u16::from(c));
@@ -1445,6 +1716,280 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             }
         }
         next
+    }
+
+    /// A serial turn reached its pace check `p` with `at` executions and skips: whether the
+    /// run's nodes took [`SHARE_PACE_NS`] or more each since the last check (the run is then
+    /// to be shared); otherwise records the pace (for the run's next turn too) and sets the
+    /// next check about [`PACE_CHECK_NS`] ahead, at most twice as many nodes ahead as the
+    /// span just timed.
+    #[inline(never)]
+    fn pace_check(&self, run: &RunSlot<I, E>, p: &mut Pace, at: usize) -> bool {
+        let Some(now) = self.hooks.pace_clock() else {
+            p.check = usize::MAX;
+            return false;
+        };
+        let per_node = now.saturating_sub(p.at) / (at - p.from).max(1) as u64;
+        if per_node >= self.pace.share_ns {
+            // Twice in a row: once may be the thread losing its core for a while (a slow
+            // node is slow again), so the next node is timed alone first.
+            if p.slow {
+                return true;
+            }
+            *p = Pace {
+                at: now,
+                from: at,
+                check: at + 1,
+                slow: true,
+            };
+            return false;
+        }
+        let per_node = per_node.max(1) as u32;
+        // Relaxed: the token's holder alone reads it, as the cursor.
+        run.tally.pace.store(per_node, Relaxed);
+        // The span grows at most twofold: nodes that turn slow after fast ones are found
+        // within as many nodes as ran before them (in a run's first turn; later, within a
+        // turn).
+        let gap = pace_gap(per_node, self.pace.check_ns).min(2 * (at - p.from));
+        *p = Pace {
+            at: now,
+            from: at,
+            check: at + gap,
+            slow: false,
+        };
+        false
+    }
+
+    /// The serial run in `slot`, taken at position `pos` of the topological order (by its
+    /// holder, whose pace check found its nodes slow, or by a thief: see
+    /// [`steal_stalled`](Self::steal_stalled)), goes on counted: its nodes after `pos` are
+    /// left as the counted scheduler would have left them had it run the nodes before `pos`
+    /// and were it running the node at `pos` (every node before `pos` has run or been
+    /// skipped; the node at `pos` is the holder's to finish, and counted as a node in flight:
+    /// see [`serial_handover`](Self::serial_handover)). `remaining` already counts every
+    /// node the run has not resolved.
+    ///
+    /// - A node with some but not all of its predecessors behind the cursor has those edges
+    ///   resolved on its counter, with a live arrival if one of them was (a plain DAG's
+    ///   always; a DAG with conditions: the tag `serial_node` left in its `aux` word). The
+    ///   holder may resolve the node at `pos` meanwhile: read-modify-writes, and whichever
+    ///   takes a counter to zero queues its node, as for any counted edges.
+    /// - A node with all of them behind the cursor is ready: its entry is queued (its
+    ///   counter, untouched, stays armed as after its last edge), live or to be skipped.
+    /// - The roots after the cursor (the last ones of `roots`: in either order, roots come in
+    ///   index order) go out through a root token (with a unit of `remaining` of its own) as
+    ///   a submit sends them, or as entries.
+    ///
+    /// Once per shared run: a pass over the edges into the nodes left (nodes that were slow,
+    /// or one that stalled).
+    #[cold]
+    #[inline(never)]
+    fn share(&self, slot: usize, pos: usize) {
+        let run = &self.runs[slot];
+        let dag = self.dag;
+        let topo = dag.topo;
+        let cells = self.run_cells(slot);
+        let flags = run.flags.load(Relaxed);
+        let plain = flags & flag::PLAIN != 0;
+        let index_order = flags & flag::INDEX_ORDER != 0;
+        let generation = flags >> FLAG_GEN_SHIFT;
+        let tag = node::done(generation);
+        self.shared.c.runs_shared.fetch_add(1, Relaxed);
+        // Outside the index order, the nodes behind the cursor are marked in their `aux`
+        // word: no other use of it is left to them in this run, and no counted execution of
+        // such a DAG writes one (no back-off, no iterator). The mark has the run's generation
+        // (the slot's clear every 64 generations resets it) and never equals a tag (bit 1,
+        // not `DONE`).
+        let behind_mark = (tag & !node::DONE) | 2;
+        let mut roots_behind = 0;
+        for &u in &topo[..pos] {
+            if dag.pred_span[u as usize].len == 0 {
+                roots_behind += 1;
+            }
+            if !index_order {
+                cells[u as usize].aux.store(behind_mark, Relaxed);
+            }
+        }
+        let behind = |p: u32| {
+            if index_order {
+                (p as usize) < pos
+            } else {
+                cells[p as usize].aux.load(Relaxed) == behind_mark
+            }
+        };
+        // The root token's cursor, before the token is out; the held word is replaced (no
+        // move of the holder's can succeed now, and no thief takes a word that is not held).
+        run.tally.next_root.store(roots_behind, Relaxed);
+        // A read-modify-write: `cancel` may set a bit meanwhile. A root token goes to
+        // `take_roots` from now on.
+        run.flags.fetch_and(!flag::SERIAL, Relaxed);
+        let mut buf = [Entry::default(); SPILL];
+        let mut k = 0;
+        for &s in &topo[pos + 1..] {
+            let span = dag.pred_span[s as usize];
+            if span.len == 0 {
+                continue;
+            }
+            let n = dag.pred[span.range()]
+                .iter()
+                .filter(|&&p| behind(p))
+                .count() as u32;
+            if n == 0 {
+                continue;
+            }
+            // Relaxed: written by a node behind the cursor (this thread, or published to it
+            // with the cursor), or by the holder for a successor of the node at `pos` (then
+            // that node takes the edge, and one live arrival is as good as two).
+            let live = plain || cells[s as usize].aux.load(Relaxed) == tag;
+            let mut live = live;
+            let ready = if n == span.len {
+                true
+            } else {
+                // AcqRel: as in `resolve_many`, against the holder's resolution of `pos`.
+                let arrivals = if live { LIVE_UNIT } else { 0 };
+                let cell = &cells[s as usize];
+                let old = cell.pending.fetch_add(arrivals.wrapping_sub(n), AcqRel);
+                if old & PENDING_MASK == n {
+                    // The holder resolved the node at `pos` first: its arrival counts too.
+                    live |= old >> 16 != 0;
+                    self.rearm(cell, span.len as u16);
+                    true
+                } else {
+                    false
+                }
+            };
+            if ready {
+                buf[k] = Entry::new(slot, s, 0, live);
+                k += 1;
+                if k == SPILL {
+                    self.enqueue_ready(slot, &buf);
+                    k = 0;
+                }
+            }
+        }
+        if k > 0 {
+            self.enqueue_ready(slot, &buf[..k]);
+        }
+        let roots = &dag.roots[roots_behind as usize..];
+        let roots = match roots.first() {
+            // The node at `pos` is the holder's, root or not.
+            Some(&r) if r == topo[pos] => &roots[1..],
+            _ => roots,
+        };
+        debug_assert!(
+            roots.iter().all(|&r| !behind(r)),
+            "a root behind the cursor"
+        );
+        if roots.is_empty() {
+            return;
+        }
+        let level = Self::level(flags);
+        if roots.len() > ROOT_CHUNK {
+            // Its own unit, taken before it is out (the run cannot end before: its roots
+            // are not resolved).
+            run.tally.remaining.fetch_add(1, Relaxed);
+            run.tally
+                .next_root
+                .store(dag.roots.len() as u32 - roots.len() as u32, Relaxed);
+            let token = Entry::roots(slot);
+            if (level == 0 && self.local_push(&[token]) == 1)
+                || self.queues[level].push_slice(&[token]) == 1
+            {
+                self.hooks.work_available();
+                return;
+            }
+            run.tally.remaining.fetch_sub(1, Relaxed);
+        }
+        for chunk in roots.chunks(SPILL) {
+            for (b, &r) in buf.iter_mut().zip(chunk) {
+                *b = Entry::new(slot, r, 0, true);
+            }
+            self.enqueue_ready(slot, &buf[..chunk.len()]);
+        }
+    }
+
+    /// A worker that held the serial run in `slot` lost it at position `pos` of the order
+    /// (to a thief, or to its own `share`): the run is counted now, and the node at `pos` is
+    /// this worker's to resolve as a counted node. `outcome`: what became of the node at
+    /// its attempt `attempt` (this worker executed or skipped it, and wrote what a serial
+    /// node writes); `None`: not started, it is queued as an entry.
+    #[cold]
+    #[inline(never)]
+    fn serial_handover(
+        &self,
+        slot: usize,
+        pos: usize,
+        attempt: u32,
+        outcome: Option<Serial>,
+        cx: &Context<'_, I, V>,
+        local: &mut Local,
+    ) {
+        let v = self.dag.topo[pos];
+        let next = match outcome {
+            None => {
+                // As `serial_node` decides: a root, a retry, a plain DAG's node, or one that a
+                // live predecessor took the edge to runs; the others are skipped.
+                let flags = self.runs[slot].flags.load(Relaxed);
+                let live = attempt != 0
+                    || flags & flag::PLAIN != 0
+                    || self.dag.pred_span[v as usize].len == 0
+                    || cx.cells[v as usize].aux.load(Relaxed) == node::done(cx.run.generation());
+                Some(Entry::new(slot, v, attempt, live))
+            }
+            Some(Serial::Retry) => {
+                local.tasks += 1;
+                Some(Entry::new(slot, v, attempt + 1, true))
+            }
+            Some(Serial::Next { skipped: true, .. }) => self.resolve(slot, v, false, None, local),
+            Some(Serial::Next { choice, .. }) => {
+                local.tasks += 1;
+                // Done (its value is written), or failed for good (the run failed).
+                let ran = self.ran(cx, v);
+                self.resolve(slot, v, ran, if ran { choice } else { None }, local)
+            }
+        };
+        if let Some(e) = next {
+            self.enqueue_ready(slot, &[e]);
+        }
+    }
+
+    /// For a driver's idle worker on an engine with several workers: takes over the serial
+    /// runs that a worker has held at the same node since this worker's previous call (a
+    /// node that blocks, perhaps on another node of its run), as [`share`](Self::share)
+    /// does for a slow run: the rest goes counted to this worker's deque and the rings,
+    /// while the holder finishes its node. `seen` keeps what each call saw, a word per run
+    /// slot (zeros at first); the driver spaces the calls (the std runtime: 1 ms apart).
+    /// Returns how many runs it took.
+    #[doc(hidden)]
+    pub fn steal_stalled(&self, seen: &mut [u32]) -> usize {
+        let mut taken = 0;
+        for (slot, (run, seen)) in self.runs.iter().zip(seen.iter_mut()).enumerate() {
+            let word = &run.tally.next_root;
+            let w = word.load(Relaxed);
+            if w & (HELD | STOLEN) != HELD || (w & CURSOR_MASK) as usize >= self.dag.len() {
+                *seen = 0;
+                continue;
+            }
+            if *seen != w {
+                *seen = w;
+                continue;
+            }
+            *seen = 0;
+            // Acquire: pairs with the holder's Release store or move of this value: every
+            // node before the cursor is visible here. A word that changed since (the holder
+            // moved on, or the run ended and its slot was reused) is left alone; a run of the
+            // slot held at the same word is as good a candidate.
+            if word
+                .compare_exchange(w, w | STOLEN, Acquire, Relaxed)
+                .is_ok()
+            {
+                // The slot's run is the holder's: it cannot end before the node at the cursor
+                // resolves.
+                self.share(slot, (w & CURSOR_MASK) as usize);
+                taken += 1;
+            }
+        }
+        taken
     }
 
     /// Whether node `v` of `cx`'s run is done (this worker just wrote it, or not).
@@ -1495,7 +2040,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 self.fail(slot, error);
             }
         }
-        Serial::Next { skipped: false }
+        Serial::Next {
+            skipped: false,
+            choice: None,
+        }
     }
 
     /// This worker holds the root token of the run in `slot`: claims the next roots and hands
@@ -2724,6 +3272,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             runs_cancelled: c.runs_cancelled.load(Relaxed),
             ring_high_water: c.ring_high_water.load(Relaxed),
             runs_high_water: c.runs_high_water.load(Relaxed),
+            runs_shared: c.runs_shared.load(Relaxed),
         }
     }
 }

@@ -92,7 +92,10 @@ pub use context::{Context, TooManyItems};
 pub use deque::WorkDeque;
 #[cfg(any(target_has_atomic = "64", loom))]
 pub use engine::WorkerDeque;
-pub use engine::{Bodies, Engine, Finished, Hooks, NoHooks, Queue, SerialPlan, StorageError};
+pub use engine::{
+    Bodies, Engine, Finished, Hooks, NoHooks, Queue, SerialPlan, StorageError, PACE_CHECK_NS,
+    SHARE_PACE_NS,
+};
 pub use manager::TaskManager;
 pub use storage::{ItemCell, NodeCell, RunSlot, Shared};
 
@@ -393,6 +396,10 @@ pub struct Counters {
     pub ring_high_water: usize,
     /// Most runs in flight at once.
     pub runs_high_water: usize,
+    /// Serial runs whose nodes proved slow enough to share: they went on counted, so that
+    /// other workers could take their ready nodes (a runtime with several workers; see the
+    /// runtime's `Builder::workers`).
+    pub runs_shared: usize,
 }
 
 impl<E: fmt::Debug> core::error::Error for RunError<E> {}

@@ -108,6 +108,7 @@ impl<I, E> RunSlot<I, E> {
             tally: CachePadded::new(Tally {
                 remaining: AtomicU32::new(0),
                 next_root: AtomicU32::new(0),
+                pace: AtomicU32::new(0),
             }),
             parked: AtomicU32::new(0),
             deadline: AtomicU32::new(0),
@@ -125,6 +126,7 @@ impl<I, E> RunSlot<I, E> {
             tally: CachePadded::new(Tally {
                 remaining: AtomicU32::new(0),
                 next_root: AtomicU32::new(0),
+                pace: AtomicU32::new(0),
             }),
             parked: AtomicU32::new(0),
             deadline: AtomicU32::new(0),
@@ -156,6 +158,10 @@ pub(crate) struct Tally {
     /// written only by the token's holder: one at a time, handed on through the queues'
     /// Release/Acquire. Written once per chunk of roots (32 to 1 024) or of serial nodes.
     pub(crate) next_root: AtomicU32,
+    /// A serial run's pace: nanoseconds per node over its last pace check (0: none yet), so
+    /// that its next turn knows when to check first (see `Engine::share`). Read and written
+    /// by the token's holder only, as `next_root`.
+    pub(crate) pace: AtomicU32,
 }
 
 /// Per-run state of one node.
@@ -304,6 +310,7 @@ pub(crate) struct CounterCells {
     pub(crate) runs_cancelled: AtomicUsize,
     pub(crate) ring_high_water: AtomicUsize,
     pub(crate) runs_high_water: AtomicUsize,
+    pub(crate) runs_shared: AtomicUsize,
     pub(crate) runs_active: AtomicUsize,
 }
 
@@ -337,6 +344,7 @@ macro_rules! zeroed_shared {
                         runs_cancelled: AtomicUsize::new(0),
                         ring_high_water: AtomicUsize::new(0),
                         runs_high_water: AtomicUsize::new(0),
+                        runs_shared: AtomicUsize::new(0),
                         runs_active: AtomicUsize::new(0),
                     }),
                 }
