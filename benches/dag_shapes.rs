@@ -3,7 +3,9 @@
 //!
 //! One criterion group per shape; its benchmarks, side by side (`runner/threads`):
 //! - `ringdag/1`, `ringdag/2`: `ringdag::runtime` (`Graph::from_csr`, `max_runs(1)`), one
-//!   `submit(()).wait()` per iteration;
+//!   `submit(()).wait()` per iteration (runs start serially, the default);
+//! - `ringdag_counted/2`: the same with `serial_runs(false)`: every run counted from its
+//!   roots;
 //! - `sequential/1`: a topological loop: nodes in id order (ids are topological), each edge
 //!   counted off a plain in-degree counter;
 //! - `ready_lifo/1`, `ready_fifo/1`: not peers but floors: the same loop over a private
@@ -27,7 +29,7 @@
 //! Size: full (2^20 nodes) by default; `DAG_SHAPES_SIZE=2^18` (or `18`, or `262144`) scales
 //! every shape down; test mode (`cargo test --benches`, no `--bench` argument) uses 2^10.
 //!
-//! Run: `cargo bench --bench dag_shapes` (about 4 to 5 minutes on 2 cores at full size).
+//! Run: `cargo bench --bench dag_shapes` (about 5 to 6 minutes on 2 cores at full size).
 //!
 //! Scaling mode: `DAG_SHAPES_SCALING=1,2,4,8,16 cargo bench --bench dag_shapes` skips
 //! criterion and runs every runner at each thread count, `DAG_SHAPES_RUNS` times (default 5;
@@ -367,7 +369,12 @@ fn tokio_run(rt: &tokio::runtime::Runtime, st: &Arc<TokioDag>) {
 
 // ------------------------------------------------------------------------ driver
 
-fn ringdag_runtime(g: &Csr, slots: &Arc<Slots>, threads: usize) -> Runtime<(), (), ()> {
+fn ringdag_runtime(
+    g: &Csr,
+    slots: &Arc<Slots>,
+    threads: usize,
+    serial: bool,
+) -> Runtime<(), (), ()> {
     let body_slots = Arc::clone(slots);
     let graph = Graph::<(), (), ()>::from_csr("n", &g.off, &g.succ, move |cx| {
         body_slots.bump(cx.node().index());
@@ -377,6 +384,7 @@ fn ringdag_runtime(g: &Csr, slots: &Arc<Slots>, threads: usize) -> Runtime<(), (
     Runtime::builder()
         .workers(threads)
         .max_runs(1)
+        .serial_runs(serial)
         .build(graph)
         .expect("runtime")
 }
@@ -397,8 +405,16 @@ fn shape_group(c: &mut Criterion, shape: Shape, log2: u32) {
         .measurement_time(Duration::from_secs(3));
 
     for threads in [1, THREADS] {
-        let rt = ringdag_runtime(&g, &slots, threads);
+        let rt = ringdag_runtime(&g, &slots, threads, true);
         bench(&mut group, &slots, "ringdag", threads, || {
+            let result = rt.submit(()).expect("submit").wait();
+            assert_eq!(result.outcome(), Ok(()));
+        });
+    }
+    // The same runtime with serial runs turned off: every run counted from its roots.
+    {
+        let rt = ringdag_runtime(&g, &slots, THREADS, false);
+        bench(&mut group, &slots, "ringdag_counted", THREADS, || {
             let result = rt.submit(()).expect("submit").wait();
             assert_eq!(result.outcome(), Ok(()));
         });
@@ -511,7 +527,7 @@ fn scaling(threads: &[usize], log2: u32, runs: usize) {
             sequential(&g, &slots, &mut seq_pending)
         });
         for &t in threads {
-            let rt = ringdag_runtime(&g, &slots, t);
+            let rt = ringdag_runtime(&g, &slots, t, true);
             let ours = timed(&slots, "ringdag", runs, || {
                 let result = rt.submit(()).expect("submit").wait();
                 assert_eq!(result.outcome(), Ok(()));

@@ -234,7 +234,7 @@ fn run_as<const N: usize, const E: usize, const R: usize>(
                     std::thread::yield_now();
                 }
                 // Two looks at the same cursor: the run stalled there.
-                let mut seen = [0u32; 1];
+                let mut seen = [0u64; 1];
                 let taken = thief.steal_stalled(&mut seen) + thief.steal_stalled(&mut seen);
                 gate.go.store(true, SeqCst);
                 taken

@@ -1091,7 +1091,7 @@ fn thief_takes_a_held_serial_run() {
             thread::spawn(move || {
                 // SAFETY: this thread alone uses deque 1 as its own.
                 let engine = unsafe { tm.engine().with_worker(&deques[..], 1) };
-                let mut seen = [0u32; 1];
+                let mut seen = [0u64; 1];
                 let taken = engine.steal_stalled(&mut seen) + engine.steal_stalled(&mut seen);
                 (taken, engine.step(tm.dag(), 1))
             })
@@ -1126,4 +1126,85 @@ fn thief_takes_a_held_serial_run() {
     });
     assert_reached(&outcomes, "the thief took the run", |&t| t == 1);
     assert_reached(&outcomes, "the holder kept the run", |&t| t == 0);
+}
+
+/// A thief takes a held serial run, perhaps at its last node, while the holder finishes it
+/// and the main thread takes the result as soon as it is there and submits the next run
+/// into the same slot: the thief counts the holder's unit of `remaining` off only once it
+/// has published the rest, so the run cannot end, nor its slot be reused, under the thief
+/// (whose writes to the slot would reach the next run). Both runs end `Ok`, every node once.
+#[test]
+fn a_stolen_run_does_not_end_under_its_thief() {
+    use ringdag_core::sched::{SerialPlan, WorkerDeque};
+    let outcomes = explore(|| {
+        let tm: Arc<TaskManager<'static, u32, u32, (), 4, 4, 1, 0, 4>> =
+            Arc::new(TaskManager::new(&SERIAL_DAG));
+        let deques: Arc<[WorkerDeque; 2]> = Arc::new([WorkerDeque::new(), WorkerDeque::new()]);
+        let plan = SerialPlan::of(&SERIAL_DAG.view());
+        let first = tm.engine().with_serial(true, plan).submit(100).unwrap();
+        let holder = {
+            let (tm, deques) = (tm.clone(), deques.clone());
+            thread::spawn(move || {
+                // SAFETY: this thread alone uses deque 0 as its own.
+                let engine = unsafe { tm.engine().with_worker(&deques[..], 0) };
+                // A turn per node: `a`, `b`, `j`, unless the run is taken meanwhile.
+                for _ in 0..3 {
+                    engine.step(tm.dag(), 1);
+                }
+            })
+        };
+        let thief = {
+            let (tm, deques) = (tm.clone(), deques.clone());
+            thread::spawn(move || {
+                // SAFETY: this thread alone uses deque 1 as its own.
+                let engine = unsafe { tm.engine().with_worker(&deques[..], 1) };
+                let mut seen = [0u64; 1];
+                let taken = engine.steal_stalled(&mut seen) + engine.steal_stalled(&mut seen);
+                engine.step(tm.dag(), 1);
+                taken
+            })
+        };
+        let check_first = |done: ringdag_core::sched::Finished<'_, u32, u32, ()>| {
+            assert_eq!(done.id(), first);
+            assert_eq!(done.outcome(), Ok(()));
+            assert_eq!(done.value(NodeId::from_index(2)), Some(2030));
+        };
+        // The first run's result as soon as it is there, and the next run into its slot.
+        let mut second = None;
+        for _ in 0..2 {
+            if let Some(done) = tm.poll() {
+                check_first(done);
+                second = Some(tm.engine().with_serial(true, plan).submit(200).unwrap());
+                break;
+            }
+            thread::yield_now();
+        }
+        holder.join().unwrap();
+        let taken = thief.join().unwrap();
+        // SAFETY: the workers are joined: the main thread is deque 0's only owner now (and
+        // steals what is left in deque 1).
+        let engine = unsafe { tm.engine().with_worker(&deques[..], 0) };
+        while engine.step(tm.dag(), 1) > 0 {}
+        let second = match second {
+            Some(id) => id,
+            None => {
+                check_first(tm.poll().expect("the first run completed"));
+                let id = tm.engine().with_serial(true, plan).submit(200).unwrap();
+                while engine.step(tm.dag(), 1) > 0 {}
+                id
+            }
+        };
+        let done = tm.poll().expect("the second run completed");
+        assert_eq!(done.id(), second);
+        assert_eq!(done.outcome(), Ok(()));
+        assert_eq!(done.value(NodeId::from_index(0)), Some(201));
+        assert_eq!(done.value(NodeId::from_index(1)), Some(202));
+        assert_eq!(done.value(NodeId::from_index(2)), Some(4030));
+        drop(done);
+        assert_eq!(tm.counters().tasks_run, 6);
+        assert_eq!(tm.counters().runs_completed, 2);
+        assert!(deques.iter().all(|d| d.is_empty()));
+        taken
+    });
+    assert_reached(&outcomes, "the thief took the first run", |&t| t == 1);
 }

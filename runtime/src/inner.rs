@@ -232,7 +232,7 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
         // when it last looked for a stalled one, and when that was (allocated once, here).
         let stealing = self.serial && self.workers > 1;
         let mut seen = if stealing {
-            vec![0u32; engine.run_slots()]
+            vec![0u64; engine.run_slots()]
         } else {
             Vec::new()
         };
@@ -275,8 +275,8 @@ impl<I: Copy + Send + Sync, V: Copy + Send + Sync, E: Copy + Send + Sync> Inner<
         self.sleep.park(&EngineWork {
             engine,
             lifecycle: &self.lifecycle,
-            // While runs are in flight, a worker of a serial runtime comes back to look for
-            // a stalled one.
+            // While a worker holds a serial run, a parked one comes back to look whether it
+            // stalled.
             look_in: (self.serial && self.workers > 1).then_some(STALL_LOOK),
         });
     }
@@ -500,7 +500,7 @@ impl<I: Copy, V: Copy, E: Copy> Work for EngineWork<'_, '_, I, V, E> {
         self.engine.queued() + self.engine.parked()
     }
     fn look_in(&self) -> Option<Duration> {
-        self.look_in.filter(|_| self.engine.active_runs() != 0)
+        self.look_in.filter(|_| self.engine.holds_serial_run())
     }
 }
 

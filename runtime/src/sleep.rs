@@ -133,8 +133,8 @@ impl Sleep {
             } else {
                 self.untimed.fetch_add(1, Ordering::SeqCst);
                 // SeqCst fence: pairs with the one in `run_held`. Either a worker that holds
-                // a run from now sees this count and wakes us, or we see the run in flight
-                // (counted before its token was out) and wait only as long as `look_in` says.
+                // a run from now sees this count and wakes us, or we see the run held (its
+                // holder marks it before its fence) and wait only as long as `look_in` says.
                 fence(Ordering::SeqCst);
                 let look = work.look_in();
                 let g = match self.wake.wait_timeout(guard, look.unwrap_or(IDLE_RESYNC)) {
@@ -186,9 +186,9 @@ impl Sleep {
         }
     }
 
-    /// A worker started to hold a serial run: wakes the workers blocked without a time
-    /// limit (they decided so before the run was in flight), so that one of them will look
-    /// for the run to stall (`Work::look_in`).
+    /// A worker started to hold a serial run (marked it held before this call): wakes the
+    /// workers blocked without a time limit (they decided so before they could see the
+    /// mark), so that one of them will look for the run to stall (`Work::look_in`).
     pub(crate) fn run_held(&self) {
         // SeqCst fence: pairs with the one in `park` (see there).
         fence(Ordering::SeqCst);

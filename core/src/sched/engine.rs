@@ -281,11 +281,12 @@ fn advance(word: &crate::sync::AtomicU32, held: &mut u32, to: u32, stealable: bo
     }
 }
 
-/// A serial run whose nodes take this long each or longer, on average over a pace check's
-/// span, goes on counted so that other workers share it (see [`Engine::with_serial`]): 1 µs,
-/// several times what handing a node to another core costs in the counted scheduler (see
-/// PERFORMANCE.md, "Sharing a serial run").
-pub const SHARE_PACE_NS: u64 = 500;
+/// A serial run whose nodes take this long each or longer, on average over two pace checks'
+/// spans in a row, goes on counted so that other workers share it (see
+/// [`Engine::with_serial`]): 200 ns. On the 2-core machine (2 workers, graphs of 2^16 nodes)
+/// sharing paid from about 50 to 150 ns a node, depending on the shape (graph_traversal,
+/// where counting costs most, last); see PERFORMANCE.md, "Sharing a serial run".
+pub const SHARE_PACE_NS: u64 = 200;
 
 /// About how often a serial run on an engine with several workers checks its pace: 20 µs
 /// (at most once per node, at least once per turn of [`SERIAL_TURN`] nodes). A check is one
@@ -618,13 +619,20 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// The same engine, submitting serial runs (`on`): a run submitted through it executes
     /// its nodes one after the other, in the DAG's topological order
     /// ([`DagView::topo`](crate::dag::DagView::topo)), on whichever engine holds its root
-    /// token, without readiness counting, ready queues or atomic read-modify-writes per node.
-    /// A `step` runs such a run for a turn of [`SERIAL_TURN`] nodes (executions, skips and
-    /// retries) and puts its token back in its ring, behind the runs queued there, so that
-    /// runs in flight take turns and `pause`, `cancel`, deadlines and the driver's tick are
-    /// served between turns as between batches; a stop, a pause or a failure is also seen
-    /// between any two nodes. For a driver with one worker: a run executes one node at a
-    /// time there anyway, and this order costs least (see the runtime's `Builder::workers`).
+    /// token, without readiness counting, ready queues or atomic read-modify-writes shared
+    /// with other workers. A `step` runs such a run for a turn of [`SERIAL_TURN`] nodes
+    /// (executions, skips and retries; a runtime worker's turn goes on while no other work
+    /// waits) and puts its token back in its ring, behind the runs queued there, so that runs
+    /// in flight take turns and `pause`, `cancel`, deadlines and the driver's tick are served
+    /// between turns as between batches; a stop, a pause or a failure is also seen between
+    /// any two nodes.
+    ///
+    /// On an engine with several workers ([`with_worker`](Self::with_worker)) the run can go
+    /// on counted from where it is: its holder's pace checks ([`Hooks::pace_clock`]) find its
+    /// nodes slow, or an idle worker finds it held at one node for a while
+    /// ([`steal_stalled`](Self::steal_stalled)). While a worker holds such a run, it moves
+    /// the run's cursor word by compare-exchange from node to node, so that exactly one of
+    /// the two owns each node.
     ///
     /// Only where `plan` ([`SerialPlan::of`] this engine's DAG) says the DAG allows it: tasks
     /// and conditions whose retry policies have no back-off (a retry runs at once;
@@ -832,6 +840,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             .store(self.dag.len() as u32 + u32::from(token), Relaxed);
         run.parked.store(0, Relaxed);
         run.tally.next_root.store(0, Relaxed);
+        run.tally.pace.store(0, Relaxed);
         // The cells are left ready by the slot's previous run: every counter it counted down
         // was set back to its in-degree by the worker that took it to zero (`rearm`), and
         // `DONE` bits carry that run's tag. Every 64th generation (0 included: fresh storage)
@@ -1620,9 +1629,14 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         local.tasks += passed - skips + retries;
         // The nodes this turn passed, counted off `remaining` in one tally, and once the run
         // is no longer this worker's, the unit its holder keeps.
-        let mut resolved = passed as u32 + 1;
+        // The nodes this turn passed, and the unit of `remaining` the holder keeps: counted
+        // off here when the run is over, or when this worker shared it; it travels with the
+        // token at the end of a turn, and goes to the thief that took the run (which counts
+        // it off once it has published the rest: until then the run cannot end, nor its slot
+        // be reused under the thief).
+        let mut resolved = passed as u32;
         match end_of_turn {
-            Turn::Yield => resolved -= 1,
+            Turn::Yield => {}
             Turn::Over => {
                 // Released: past the last node nobody takes the run (a thief's compare-
                 // exchange fails on this worker's last move). A run that stopped counts the
@@ -1637,18 +1651,20 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                         .is_ok()
                 };
                 if released {
-                    resolved += (total - next) as u32;
+                    resolved += (total - next) as u32 + 1;
                 } else {
                     self.serial_handover(slot, next, attempt, None, &cx, local);
                 }
             }
             Turn::Share => {
                 // On counted from the cursor, unless a thief took the run there first.
+                // AcqRel: as a thief's (see `steal_stalled`).
                 if word
                     .compare_exchange(held, held | STOLEN, AcqRel, Acquire)
                     .is_ok()
                 {
                     self.share(slot, next);
+                    resolved += 1;
                 }
                 self.serial_handover(slot, next, attempt, None, &cx, local);
             }
@@ -1657,9 +1673,12 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 self.serial_handover(slot, next, attempt, Some(outcome), &cx, local);
             }
         }
-        self.count_resolved(slot, resolved, local);
+        if resolved != 0 {
+            self.count_resolved(slot, resolved, local);
+        }
         passed + retries + usize::from(matches!(end_of_turn, Turn::Taken(_)))
     }
+
     /// [`run_serial`](Self::run_serial) for a node that is not a plain task at its first
     /// attempt: a retry, a node with a timeout (its start tick fresh from the driver's
     /// clock), or a node of a DAG with conditions. There a node runs if it is a root or a
@@ -1958,10 +1977,10 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// node that blocks, perhaps on another node of its run), as [`share`](Self::share)
     /// does for a slow run: the rest goes counted to this worker's deque and the rings,
     /// while the holder finishes its node. `seen` keeps what each call saw, a word per run
-    /// slot (zeros at first); the driver spaces the calls (the std runtime: 1 ms apart).
-    /// Returns how many runs it took.
+    /// slot (zeros at first: the run's generation and its cursor word); the driver spaces
+    /// the calls (the std runtime: 1 ms apart). Returns how many runs it took.
     #[doc(hidden)]
-    pub fn steal_stalled(&self, seen: &mut [u32]) -> usize {
+    pub fn steal_stalled(&self, seen: &mut [u64]) -> usize {
         let mut taken = 0;
         for (slot, (run, seen)) in self.runs.iter().zip(seen.iter_mut()).enumerate() {
             let word = &run.tally.next_root;
@@ -1970,8 +1989,11 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 *seen = 0;
                 continue;
             }
-            if *seen != w {
-                *seen = w;
+            // With the run's generation: the next run of the slot held at the same node is
+            // not the same stall.
+            let now = u64::from(run.flags.load(Relaxed) >> FLAG_GEN_SHIFT) << 32 | u64::from(w);
+            if *seen != now {
+                *seen = now;
                 continue;
             }
             *seen = 0;
@@ -1983,13 +2005,26 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
                 .compare_exchange(w, w | STOLEN, Acquire, Relaxed)
                 .is_ok()
             {
-                // The slot's run is the holder's: it cannot end before the node at the cursor
-                // resolves.
+                // The holder's unit of `remaining` is this thread's now: the run cannot end
+                // before `share` has published its rest, then it is counted off (completing
+                // the run if the holder has resolved every node meanwhile).
                 self.share(slot, (w & CURSOR_MASK) as usize);
+                let mut local = Local::default();
+                self.count_resolved(slot, 1, &mut local);
+                self.flush_resolved(&mut local);
                 taken += 1;
             }
         }
         taken
+    }
+
+    /// Whether a worker holds a serial run that a thief could take (see
+    /// [`steal_stalled`](Self::steal_stalled)): a snapshot of every run slot.
+    #[doc(hidden)]
+    pub fn holds_serial_run(&self) -> bool {
+        self.runs
+            .iter()
+            .any(|run| run.tally.next_root.load(Relaxed) & (HELD | STOLEN) == HELD)
     }
 
     /// Whether node `v` of `cx`'s run is done (this worker just wrote it, or not).
