@@ -20,9 +20,11 @@ use crate::graph::Graph;
 
 /// How often an idle worker of a runtime with serial runs and several workers looks for a
 /// run that a worker has held at one node since its last look (two looks at least this far
-/// apart; a parked worker wakes for it while runs are in flight). A node that blocks, on
-/// another node of its run even, holds the run's other nodes back for about this long.
-const STALL_LOOK: Duration = Duration::from_millis(1);
+/// apart; a parked worker wakes for it while a worker holds a serial run). A node that
+/// blocks, on another node of its run even, holds the run's other nodes back for about this
+/// long, up to twice. Not shorter: a worker whose thread loses its core (to the host, on a
+/// VM) for this long looks stalled, and its run goes on counted.
+const STALL_LOOK: Duration = Duration::from_millis(2);
 use crate::sleep::{Sleep, Work};
 use crate::slot_wait::SlotWait;
 use crate::trace::{TraceEvent, TraceLog};

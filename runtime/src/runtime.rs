@@ -109,14 +109,13 @@ impl Builder {
     /// With several workers, a serial run is **shared** (it goes on counted, and idle
     /// workers take its ready nodes) once it proves slow:
     /// - its pace: about every 20 µs (at most every node, at least every turn) its worker
-    ///   reads a clock, and two spans in a row at 200 ns or more per node
+    ///   reads a clock, and two spans in a row (of 2 µs at least) at 200 ns or more per node
     ///   ([`sched::SHARE_PACE_NS`](ringdag_core::sched::SHARE_PACE_NS)) share it: nodes that
     ///   slow gain from other cores, faster ones lose to what handing them over costs;
-    /// - a stall: an idle worker looks every millisecond (a parked one wakes for it while a
-    ///   worker holds a serial run) for a run held at the same node since its last look, and
-    ///   takes the rest of it while that node runs. A node that blocks, on another node of
-    ///   its run even, holds the run's other nodes back for a millisecond or two, not for
-    ///   good.
+    /// - a stall: an idle worker looks every 2 ms (a parked one wakes for it while a worker
+    ///   holds a serial run) for a run held at the same node since its last look, and takes
+    ///   the rest of it while that node runs. A node that blocks, on another node of its run
+    ///   even, holds the run's other nodes back for 2 to 4 ms, not for good.
     ///
     /// So nanosecond nodes run one at a time on one core, and slow or blocking ones spread
     /// over the workers as counted runs do. The metrics count the runs shared
@@ -134,7 +133,7 @@ impl Builder {
     /// Whether runs of a graph that allows it start serially (default `true`; see
     /// [`workers`](Self::workers)). `false`: every run is counted from its roots, its ready
     /// nodes spread over the workers from the start. Better so: nodes that wait on other
-    /// nodes of their run (a serial run makes them wait a millisecond or two first), and
+    /// nodes of their run (a serial run makes them wait 2 to 4 ms first), and
     /// perhaps wide graphs of nanosecond nodes on many cores (on 16 cores, counted runs of
     /// the embarrassingly parallel and binary-tree shapes took 1.9 and 3.1 ns a node, where
     /// one core takes about 7; measured before serial runs, see the README).

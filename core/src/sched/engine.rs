@@ -288,6 +288,11 @@ fn advance(word: &crate::sync::AtomicU32, held: &mut u32, to: u32, stealable: bo
 /// where counting costs most, last); see PERFORMANCE.md, "Sharing a serial run".
 pub const SHARE_PACE_NS: u64 = 200;
 
+/// The shortest span a pace check judges: 2 µs. A shorter one goes on (a run's first nodes
+/// meet cold caches, and one node or two then took more than [`SHARE_PACE_NS`] each in
+/// runs of 1-ns nodes).
+const PACE_SPAN_NS: u64 = 2_000;
+
 /// About how often a serial run on an engine with several workers checks its pace: 20 µs
 /// (at most once per node, at least once per turn of [`SERIAL_TURN`] nodes). A check is one
 /// reading of [`Hooks::pace_clock`].
@@ -1738,8 +1743,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     }
 
     /// A serial turn reached its pace check `p` with `at` executions and skips: whether the
-    /// run's nodes took [`SHARE_PACE_NS`] or more each since the last check (the run is then
-    /// to be shared); otherwise records the pace (for the run's next turn too) and sets the
+    /// run's nodes took [`SHARE_PACE_NS`] or more each since the last check, over a span of
+    /// [`PACE_SPAN_NS`] at least (twice in a row: the run is then to be shared); otherwise
+    /// records the pace (for the run's next turn too) and sets the
     /// next check about [`PACE_CHECK_NS`] ahead, at most twice as many nodes ahead as the
     /// span just timed.
     #[inline(never)]
@@ -1748,7 +1754,14 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             p.check = usize::MAX;
             return false;
         };
-        let per_node = now.saturating_sub(p.at) / (at - p.from).max(1) as u64;
+        let span = now.saturating_sub(p.at);
+        if span < PACE_SPAN_NS {
+            // Too short to judge (a run's first nodes meet cold caches, a clock reading
+            // costs tens of nanoseconds): the span goes on, twice as long.
+            p.check = at + (at - p.from).max(1);
+            return false;
+        }
+        let per_node = span / (at - p.from).max(1) as u64;
         if per_node >= self.pace.share_ns {
             // Twice in a row: once may be the thread losing its core for a while (a slow
             // node is slow again), so the next node is timed alone first.
@@ -1978,7 +1991,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// does for a slow run: the rest goes counted to this worker's deque and the rings,
     /// while the holder finishes its node. `seen` keeps what each call saw, a word per run
     /// slot (zeros at first: the run's generation and its cursor word); the driver spaces
-    /// the calls (the std runtime: 1 ms apart). Returns how many runs it took.
+    /// the calls (the std runtime: 2 ms apart). Returns how many runs it took.
     #[doc(hidden)]
     pub fn steal_stalled(&self, seen: &mut [u64]) -> usize {
         let mut taken = 0;
