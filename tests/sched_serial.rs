@@ -185,17 +185,16 @@ fn run<const N: usize, const E: usize, const R: usize>(
 #[derive(Clone, Copy)]
 enum Take {
     /// Shared by its holder's pace check, with its `k`-th body start and the later ones slow
-    /// (at position `k + 2` of the order, two slow spans in a row, if it gets there).
+    /// (one node after the first span that holds a slow node: two slow spans in a row, if
+    /// the run gets there).
     Slow(usize),
     /// Taken by a thief (`Engine::steal_stalled`, another thread stepping as a second
     /// worker) while its `k`-th body start waits.
     Steal(usize),
 }
 
-/// `run`, or with `share_from: Some(k)` a serial run stepped as one of two workers whose
-/// pace is checked after every node, with its `k`-th body start and the later ones slow:
-/// shared at its `k + 2`-th position in the order (two slow spans in a row), if it gets
-/// there. Also returns whether it was shared.
+/// `run`, or with `take` a serial run stepped as one of two workers and taken as `take`
+/// says. Also returns whether it was shared.
 fn run_as<const N: usize, const E: usize, const R: usize>(
     tm: &TaskManager<'_, u64, u64, u8, N, E, 1, 0, R>,
     dag: &ringdag::dag::Dag<u64, u64, u8, N, E>,
@@ -602,18 +601,35 @@ fn shared_like_counted<const N: usize, const E: usize, const R: usize, const WID
 
 #[test]
 fn shared_runs_match_counted_runs_wherever_they_share() {
-    shared_or_stolen(Take::Slow, 2);
+    // A span of fast nodes is judged only once it lasts 2 µs: with 1-ns nodes, the first
+    // span goes on, doubling, until a slow node is in it; the run is shared one node after
+    // that span's end (at positions 2, 3, 5, 9, 17, 33 and 65), if it gets there.
+    let shared_at = |k: usize| {
+        let mut end = 1;
+        while end < k + 1 {
+            end *= 2;
+        }
+        end + 1
+    };
+    let step = if cfg!(miri) { 3 } else { 1 };
+    let want = (0..WIDE)
+        .step_by(step)
+        .filter(|&k| shared_at(k) < WIDE)
+        .count();
+    shared_or_stolen(Take::Slow, want);
 }
 
 #[test]
 fn stolen_runs_match_counted_runs_wherever_they_are_taken() {
-    shared_or_stolen(Take::Steal, 0);
+    // Taken at the node whose body waits: every node but none past the last.
+    let step = if cfg!(miri) { 3 } else { 1 };
+    shared_or_stolen(Take::Steal, (0..WIDE).step_by(step).count());
 }
 
 /// Runs taken (`take`) at every node of wide DAGs, of the DAG with conditions and of the
-/// plain one match counted runs; on the wide DAGs, with input 0 (no failure), every run
-/// that gets to its node `k` is taken there: all but the last `last` starts.
-fn shared_or_stolen(take: fn(usize) -> Take, last: usize) {
+/// plain one match counted runs; on the wide DAGs, with input 0 (no failure), `want` of
+/// them are taken (runs that get to where `take` takes them).
+fn shared_or_stolen(take: fn(usize) -> Take, want: usize) {
     for reversed in [false, true] {
         let dag = wide_dag(reversed);
         let plan = SerialPlan::of(&dag.view());
@@ -624,8 +640,6 @@ fn shared_or_stolen(take: fn(usize) -> Take, last: usize) {
         // Input 0: every node runs; a run shares wherever its nodes are slow twice in a row
         // before its last node.
         let shared = shared_like_counted::<_, _, _, true>(&tm, &dag, &[0], take);
-        let step = if cfg!(miri) { 3 } else { 1 };
-        let want = (0..WIDE - last).step_by(step).count();
         assert_eq!(shared, want, "reversed {reversed}");
         // A retry, a failure, another input.
         assert!(shared_like_counted::<_, _, _, true>(&tm, &dag, &[1, 2, 3], take) > 0);
