@@ -1395,15 +1395,26 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         // The run's plan, set by the engine that submitted it.
         let flags = self.runs[slot].flags.load(Relaxed);
         let plain = flags & flag::PLAIN != 0;
-        if flags & flag::INDEX_ORDER != 0 {
-            self.serial_loop::<B, true>(bodies, slot, budget, plain, alone, local)
-        } else {
-            self.serial_loop::<B, false>(bodies, slot, budget, plain, alone, local)
+        // Without other workers nobody can take the run: a loop without the cursor's moves.
+        match (flags & flag::INDEX_ORDER != 0, self.worker_count() > 1) {
+            (true, true) => {
+                self.serial_loop::<B, true, true>(bodies, slot, budget, plain, alone, local)
+            }
+            (true, false) => {
+                self.serial_loop::<B, true, false>(bodies, slot, budget, plain, alone, local)
+            }
+            (false, true) => {
+                self.serial_loop::<B, false, true>(bodies, slot, budget, plain, alone, local)
+            }
+            (false, false) => {
+                self.serial_loop::<B, false, false>(bodies, slot, budget, plain, alone, local)
+            }
         }
     }
 
     /// [`run_serial`](Self::run_serial)'s loop, `INDEX_ORDER`: the DAG's topological order
-    /// is the index order; `plain`: every node is a task without a timeout.
+    /// is the index order; `STEALABLE`: the engine has other workers; `plain`: every node is
+    /// a task without a timeout.
     ///
     /// On an engine with several workers the run can be taken from this worker while it
     /// holds it (see [`steal_stalled`](Self::steal_stalled) and [`share`](Self::share)): the
@@ -1412,7 +1423,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
     /// the node the cursor names: the rest is counted, and that node is this worker's to
     /// finish as a counted node ([`serial_handover`](Self::serial_handover)).
     #[inline(always)]
-    fn serial_loop<B: Bodies<I, V, E> + ?Sized, const INDEX_ORDER: bool>(
+    fn serial_loop<B: Bodies<I, V, E> + ?Sized, const INDEX_ORDER: bool, const STEALABLE: bool>(
         &self,
         bodies: &B,
         slot: usize,
@@ -1431,7 +1442,7 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         debug_assert_eq!(cursor & (HELD | STOLEN), 0, "a queued serial run is held");
         let first = (cursor & CURSOR_MASK) as usize;
         let mut attempt = cursor >> CURSOR_BITS;
-        let stealable = self.worker_count() > 1;
+        let stealable = STEALABLE;
         let mut held = cursor;
         if stealable {
             held |= HELD;
