@@ -294,7 +294,7 @@ pub const SHARE_PACE_NS: u64 = 200;
 const PACE_SPAN_NS: u64 = 2_000;
 
 /// About how often a serial run on an engine with several workers checks its pace: 20 µs
-/// (at most once per node, at least once per turn of [`SERIAL_TURN`] nodes). A check is one
+/// (at most once per node, at least once per turn of 256 nodes). A check is one
 /// reading of [`Hooks::pace_clock`].
 pub const PACE_CHECK_NS: u64 = 20_000;
 
