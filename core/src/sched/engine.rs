@@ -266,7 +266,10 @@ const _: () = assert!(CURSOR_BITS + 5 <= 29);
 /// Moves a held serial run's cursor word from `*held` to `to` (position and attempt), for an
 /// engine whose runs can be stolen; false: the run was taken at `*held`'s node. Release:
 /// pairs with the Acquire of a thief's compare-exchange (every node before the cursor is
-/// visible to it).
+/// visible to it). A failure reads a thief's mark, and nothing else of the thief's through
+/// it: what both write next meets on the successors' counters, read-modify-writes of their
+/// own (Acquire on failure is more than needed; the holder's other compare-exchanges on the
+/// word use the same pair).
 #[inline(always)]
 fn advance(word: &crate::sync::AtomicU32, held: &mut u32, to: u32, stealable: bool) -> bool {
     if !stealable {
@@ -1511,8 +1514,8 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
             if next + retries >= end || self.is_paused() {
                 // Back to the run's ring, behind the runs queued there; the worker's own deque
                 // if the ring is full. The cursor word is released first (a thief takes only
-                // a held run); Relaxed without thieves: published to the next holder by the
-                // push's Release.
+                // a held run; orderings as in `advance`); Relaxed without thieves: published
+                // to the next holder by the push's Release.
                 let cursor = next as u32 | attempt << CURSOR_BITS;
                 if !stealable {
                     word.store(cursor, Relaxed);
@@ -1654,9 +1657,9 @@ impl<'a, I: Copy, V: Copy, E: Copy> Engine<'a, I, V, E> {
         match end_of_turn {
             Turn::Yield => {}
             Turn::Over => {
-                // Released: past the last node nobody takes the run (a thief's compare-
-                // exchange fails on this worker's last move). A run that stopped counts the
-                // nodes it will not start off here.
+                // Released (orderings as in `advance`): past the last node nobody takes the
+                // run (a thief's compare-exchange fails on this worker's last move). A run
+                // that stopped counts the nodes it will not start off here.
                 let released = if !stealable {
                     true
                 } else if next >= total {
