@@ -642,14 +642,14 @@ fn shared_or_stolen(take: fn(usize) -> Take, want: usize) {
         let shared = shared_like_counted::<_, _, _, true>(&tm, &dag, &[0], take);
         assert_eq!(shared, want, "reversed {reversed}");
         // A retry, a failure, another input.
-        let more: &[u64] = if cfg!(miri) { &[1, 3] } else { &[1, 2, 3] };
+        let more: &[u64] = if cfg!(miri) { &[3] } else { &[1, 2, 3] };
         assert!(shared_like_counted::<_, _, _, true>(&tm, &dag, more, take) > 0);
     }
     // Conditions (taken edges and skips), retries and a failure, in Kahn's order.
     let dag = dag();
     let tm: Tm<'_> = TaskManager::new(&dag);
     let inputs: Vec<u64> = if cfg!(miri) {
-        vec![0, 3, 4, 5]
+        vec![3, 4]
     } else {
         (0..12).collect()
     };
@@ -657,5 +657,6 @@ fn shared_or_stolen(take: fn(usize) -> Take, want: usize) {
     // The plain DAG in index order, with its retry and failure.
     let dag = plain_dag();
     let tm: Tm<'_> = TaskManager::new(&dag);
-    assert!(shared_like_counted::<_, _, _, false>(&tm, &dag, &[0, 1, 2, 3], take) > 0);
+    let inputs: &[u64] = if cfg!(miri) { &[1, 3] } else { &[0, 1, 2, 3] };
+    assert!(shared_like_counted::<_, _, _, false>(&tm, &dag, inputs, take) > 0);
 }
